@@ -1,0 +1,4 @@
+"""``python -m pixfix``."""
+from .cli import main
+
+main()

@@ -1,0 +1,256 @@
+"""Typed configuration for every stage, loaded from YAML over the defaults.
+
+``configs/default.yaml`` documents every key; the dataclasses below hold the
+same defaults so the library works without any file.  ``load_config`` merges,
+in order: defaults, a YAML file or preset name, then ``key.sub=value``
+overrides.  Unknown keys, wrong types and out-of-range values raise
+:class:`ConfigError` with one line per problem (and a "did you mean").
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, get_args, get_origin, get_type_hints
+
+import yaml
+
+PRESET_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message meant for the user."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    max_pixels: int = 100_000_000       # refuse larger images before decoding them
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    cell: Optional[float] = None        # manual cell width (skips detection)
+    cell_y: Optional[float] = None      # manual cell height (default: same as cell)
+    min_cell: float = 1.0               # 1 lets an image be judged native
+    max_cell: float = 64.0
+    edges: str = "diff"                 # diff | sobel | canny
+    refine: bool = True                 # per-line refinement for drifting grids
+    cell_penalty: float = 1.0           # model price per cell and channel (harmonic choice)
+    min_partial: float = 0.5            # keep border cells at least this share of a cell
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    inner: float = 0.25                 # ignore this share of the cell width at each border
+    max_points: int = 5                 # sample lattice per axis
+    keep: float = 0.5                   # trimmed mean: share of samples nearest the median
+
+
+@dataclass(frozen=True)
+class PaletteConfig:
+    colors: Optional[int] = None        # cap on colours (None: automatic)
+    merge: Optional[float] = None       # merge radius in Lab (None: from measured noise)
+    rare: float = 0.002                 # clusters under this share of cells may be folded
+    file: Optional[str] = None          # fixed palette (.gpl .hex .txt .pal)
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    mode: str = "keep"                  # keep | transparent | auto
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    scale: int = 1                      # also write a nearest-neighbour preview at this scale (>1)
+    indexed: bool = True                # indexed PNG when <= 256 colours
+    debug: bool = False                 # write overlay, cells and JSON sidecar
+
+
+@dataclass(frozen=True)
+class Config:
+    input: InputConfig = field(default_factory=InputConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    palette: PaletteConfig = field(default_factory=PaletteConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    ("grid", "edges"): ("diff", "sobel", "canny"),
+    ("background", "mode"): ("keep", "transparent", "auto"),
+}
+RANGES = {
+    ("input", "max_pixels"): (1, None),
+    ("grid", "cell"): (1, None),
+    ("grid", "cell_y"): (1, None),
+    ("grid", "min_cell"): (1, None),
+    ("grid", "max_cell"): (2, None),
+    ("grid", "cell_penalty"): (0, None),
+    ("grid", "min_partial"): (0, 1),
+    ("sample", "inner"): (0, 0.45),
+    ("sample", "max_points"): (1, 15),
+    ("sample", "keep"): (0.05, 1),
+    ("palette", "colors"): (1, 65536),
+    ("palette", "merge"): (0, None),
+    ("palette", "rare"): (0, 1),
+    ("output", "scale"): (1, 64),
+}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Check/convert one value to the annotated type (str from --set is parsed as YAML)."""
+    if get_origin(typ) is not None and type(None) in get_args(typ):
+        if value is None:
+            return None
+        typ = next(t for t in get_args(typ) if t is not type(None))
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, data: dict, prefix: str, errors: list[str]) -> Any:
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            errors.append(f"unknown key '{where}'{hint}")
+            continue
+        typ = hints[key]
+        if dataclasses.is_dataclass(typ):
+            if not isinstance(value, dict):
+                errors.append(f"{where}: expected a section (mapping), got {value!r}")
+                continue
+            kwargs[key] = _build(typ, value, where + ".", errors)
+            continue
+        try:
+            v = _coerce(value, typ, where)
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
+        sect = prefix.rstrip(".")
+        if (sect, key) in CHOICES and v not in CHOICES[(sect, key)]:
+            errors.append(f"{where}: must be one of {', '.join(CHOICES[(sect, key)])}, got {v!r}")
+            continue
+        if (sect, key) in RANGES and v is not None:
+            lo, hi = RANGES[(sect, key)]
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+                errors.append(f"{where}: must be {rng}, got {v!r}")
+                continue
+        kwargs[key] = v
+    return cls(**kwargs)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def from_dict(data: dict) -> Config:
+    """Build a Config from a nested mapping (missing keys take the defaults)."""
+    errors: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a mapping of sections")
+    cfg = _build(Config, data, "", errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    if cfg.grid.max_cell < cfg.grid.min_cell:
+        raise ConfigError("grid.max_cell must be >= grid.min_cell")
+    return cfg
+
+
+def parse_override(text: str) -> dict:
+    """``key.sub=value`` -> nested dict; the value is parsed as YAML (so 3, true, null work)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key.sub=value")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    out: dict = {}
+    cur = out
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value
+    return out
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: config must be a mapping of sections")
+    return data
+
+
+def resolve_config_path(name: str) -> Path:
+    """A config path, or the name of a shipped preset (``ai``, ``jpeg``, ...)."""
+    p = Path(name)
+    if p.exists():
+        return p
+    preset = PRESET_DIR / f"{name}.yaml"
+    if preset.exists():
+        return preset
+    known = sorted(x.stem for x in PRESET_DIR.glob("*.yaml"))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (presets: {', '.join(known)})"
+    raise ConfigError(f"{name}: no such config file or preset{hint}")
+
+
+def load_config(source: str | Path | None = None, overrides: list[str] | None = None,
+                extra: dict | None = None) -> Config:
+    """Defaults <- file/preset <- ``--set`` overrides <- ``extra`` (explicit CLI flags)."""
+    data: dict = {}
+    if source:
+        data = _deep_merge(data, read_yaml(resolve_config_path(str(source))))
+    for o in overrides or []:
+        data = _deep_merge(data, parse_override(o))
+    if extra:
+        data = _deep_merge(data, extra)
+    return from_dict(data)
+
+
+def to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,167 @@
+"""Grid detection: where are the cells of a (degraded) pixel-art image?
+
+Pipeline per axis (see DESIGN.md):
+  1. edge profile (:mod:`.edges`),
+  2. candidate periods from the whitened spectrum, with their harmonics (:mod:`.period`),
+  3. the candidate whose uniform grid best explains the image, by reconstruction
+     error with a price per cell (:mod:`.model`),
+  4. per-line refinement for drifting grids (:mod:`.fit`), kept only when it
+     explains the image better than the uniform grid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .edges import edge_profiles, noise_sigma, to_features
+from .fit import refine_lines
+from .model import axis_cost, best_blur, row_subset
+from .period import acf_peaks, acf_value, autocorrelation, phase, top_periods, uniform_lines
+
+__all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles"]
+
+
+@dataclass
+class AxisFit:
+    """Boundaries along one axis and how they were found."""
+
+    lines: np.ndarray          # boundaries in pixel-edge coordinates, increasing
+    cell: float                # mean cell size (px)
+    phase: float               # offset of the uniform comb in [0, cell)
+    refined: bool              # True when per-line refinement replaced the uniform comb
+    cost: float                # model cost per pixel of the chosen grid (lower is better)
+    margin: float              # relative cost gap to the best rejected alternative (0..1)
+    blur: float = 0.0          # blur (px) of the model that explained the image best
+    candidates: list[tuple[float, float]] = field(default_factory=list)  # (cell, cost) tried
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.lines) - 1
+
+
+@dataclass
+class Grid:
+    """Detected grid: column boundaries ``xs`` and row boundaries ``ys``."""
+
+    x: AxisFit
+    y: AxisFit
+    sigma: float               # estimated noise level (Lab units)
+
+    @property
+    def xs(self) -> np.ndarray:
+        return self.x.lines
+
+    @property
+    def ys(self) -> np.ndarray:
+        return self.y.lines
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Output size (rows, cols) in cells."""
+        return self.y.n_cells, self.x.n_cells
+
+    @property
+    def native(self) -> bool:
+        return self.x.cell <= 1.0 + 1e-9 and self.y.cell <= 1.0 + 1e-9
+
+    @property
+    def confidence(self) -> float:
+        """0..1: how clearly the chosen grid beat its alternatives on both axes."""
+        return float(np.clip(min(self.x.margin, self.y.margin) * 4.0, 0.0, 1.0))
+
+
+def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
+                     plausible: float = 0.5) -> list[float]:
+    """Candidate cell sizes: autocorrelation and spectral peaks, with their harmonics.
+
+    The autocorrelation proposes the local mean spacing (robust to drift), the
+    spectrum a globally coherent period (sub-pixel precise for uniform grids).
+    Harmonics (x1/3 .. x3) are added because p/2, p and 2p all look periodic.
+    A candidate whose autocorrelation is well below the best candidate's is
+    dropped: a lag of p/2 or p/3 compares boundaries with cell interiors, so it
+    sits in a trough.  The reconstruction test chooses among the survivors.
+    """
+    lo = max(min_cell, 2.0)
+    acf = autocorrelation(profile)
+    peaks = acf_peaks(acf, lo, max_cell, k=3) + top_periods(profile, lo, max_cell, k=2)
+    cands: list[float] = []
+    for p, _ in peaks:
+        for m in (1.0, 0.5, 2.0, 1 / 3, 3.0):
+            q = p * m
+            if lo * 0.97 <= q <= max_cell * 1.03 and not any(abs(q - c) <= 0.02 * c for c in cands):
+                cands.append(q)
+    if not cands:
+        return []
+    r = np.array([acf_value(acf, q) for q in cands])
+    keep = r >= plausible * r.max()
+    return [q for q, k in zip(cands, keep) if k]
+
+
+def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
+              refine: bool, penalty: float, min_partial: float = 0.5) -> AxisFit:
+    """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
+
+    ``sigma`` is the image's noise level: no model can explain the image better
+    than that, so its expected absolute residual is the floor of the model cost.
+    """
+    length = feats.shape[1]
+    floor = max(0.5, 3 * 0.8 * sigma)  # E|N(0, s)| = 0.8 s, over three colour channels
+    max_cell = min(max_cell, length / 2.0)
+    cands = _axis_candidates(profile, min_cell, max_cell) if max_cell >= 2.0 else []
+    combs = []
+    for q in cands:
+        ph = phase(profile, q)
+        combs.append((q, ph, uniform_lines(ph, q, length, min_partial)))
+    # each grid is judged with the blur that suits it best (resampling ramps, soft edges)
+    tried = []
+    for q, ph, lines in combs:
+        blur = best_blur(feats, lines, q, floor)
+        tried.append((q, axis_cost(feats, lines, penalty, blur, floor), ph, lines, blur))
+    if min_cell <= 1.0 or not tried:
+        native = np.arange(length + 1)
+        tried.append((1.0, axis_cost(feats, native, penalty, 0.0, floor), 0.0, native, 0.0))
+    tried.sort(key=lambda t: t[1])
+    cell, cost, ph, lines, blur = tried[0]
+    refined = False
+    if refine and cell > 1.0 + 1e-9:
+        rl = refine_lines(profile, cell, lines, min_partial=min_partial)
+        rc = axis_cost(feats, rl, penalty, blur, floor)
+        if rc < cost:
+            lines, cost, refined = rl, rc, True
+    alt = [t[1] for t in tried[1:]]
+    margin = float(np.clip(1.0 - cost / min(alt), 0.0, 1.0)) if alt and min(alt) > 0 else 1.0
+    return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,
+                   cost=float(cost), margin=margin, blur=float(blur),
+                   candidates=[(float(t[0]), float(t[1])) for t in tried])
+
+
+def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0, refine: bool = True,
+                edge_method: str = "diff", penalty: float = 1.0, sigma_floor: float = 0.0,
+                min_partial: float = 0.5) -> Grid:
+    """Find the pixel grid of an RGBA uint8 image (H, W, 4).
+
+    ``min_cell`` 1 lets the image be judged native (one pixel per cell); larger values
+    force a grid.  ``penalty`` is the price per cell and channel in the model check.
+    """
+    feats = to_features(rgba)
+    h, w = feats.shape[:2]
+    sigma = max(noise_sigma(feats), sigma_floor)
+    px, py = edge_profiles(feats, edge_method)
+    rows = row_subset(h, w)
+    cols = row_subset(w, h)
+    fx = _fit_axis(feats[rows], px, sigma, min_cell, max_cell, refine, penalty, min_partial)
+    fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
+    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial)
+    return Grid(x=fx, y=fy, sigma=float(sigma))
+
+
+def grid_from_cell(shape: tuple[int, int], cell_x: float, cell_y: float, phase_x: float = 0.0,
+                   phase_y: float = 0.0, min_partial: float = 0.5) -> Grid:
+    """A uniform grid of a known cell size (``--cell``), no detection."""
+    h, w = shape
+    xs = uniform_lines(phase_x % cell_x, cell_x, w, min_partial) if cell_x > 1 else np.arange(w + 1)
+    ys = uniform_lines(phase_y % cell_y, cell_y, h, min_partial) if cell_y > 1 else np.arange(h + 1)
+    fx = AxisFit(xs, float(cell_x), float(phase_x), False, 0.0, 1.0)
+    fy = AxisFit(ys, float(cell_y), float(phase_y), False, 0.0, 1.0)
+    return Grid(x=fx, y=fy, sigma=0.0)

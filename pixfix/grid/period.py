@@ -1,0 +1,188 @@
+"""Cell size (period) and phase from a 1-D edge profile, to sub-pixel precision.
+
+A grid of cells of size ``p`` puts edge peaks at ``phase + k*p``; the profile's
+spectrum then has peaks at the harmonics ``h/p``.  We evaluate the spectrum of the
+zero-padded profile (an FFT evaluates the DTFT on a fine frequency grid, so
+non-integer periods such as 7.3 px are resolved), whiten it by its local
+background level, and score each candidate period by the mean whitened power
+over its harmonics.  The fundamental, ``p/2`` and ``2p`` all score well; choosing
+between them is left to the reconstruction test in :mod:`pixfix.grid.model`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, median_filter
+
+MAX_HARMONICS = 6
+
+
+def _spectrum(profile: np.ndarray) -> tuple[np.ndarray, int]:
+    """Whitened power spectrum of the mean-removed interior of ``profile``."""
+    e = np.asarray(profile[1:-1], np.float64)
+    e = e - e.mean()
+    n = len(e)
+    n_fft = 1 << int(np.ceil(np.log2(max(16 * n, 256))))
+    n_fft = min(n_fft, 1 << 18)
+    power = np.abs(np.fft.rfft(e, n_fft)) ** 2
+    # background level: a running median over ~8 resolution cells (1/n each),
+    # computed on a decimated spectrum for speed
+    dec = max(1, n_fft // (4 * n))
+    coarse = power[::dec]
+    win = max(3, int(8 * n_fft / n / dec) | 1)
+    bg = median_filter(coarse, size=win, mode="nearest")
+    bg = np.interp(np.arange(len(power)), np.arange(len(coarse)) * dec, bg)
+    floor = max(float(np.median(power)), 1e-12) * 1e-3
+    return power / (bg + floor), n_fft
+
+
+def period_scores(profile: np.ndarray, min_cell: float, max_cell: float,
+                  step: float = 0.002) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate periods (log-spaced) and their harmonic scores (higher = more periodic)."""
+    white, n_fft = _spectrum(profile)
+    hi = max(min_cell * (1 + step), max_cell)
+    periods = np.exp(np.arange(np.log(min_cell), np.log(hi), step))
+    h = np.arange(1, MAX_HARMONICS + 1)
+    freqs = h[None, :] / periods[:, None]  # cycles per pixel
+    valid = freqs <= 0.5 + 1e-9
+    vals = np.interp(freqs * n_fft, np.arange(len(white)), white)
+    scores = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    return periods, scores
+
+
+def autocorrelation(profile: np.ndarray) -> np.ndarray:
+    """Normalised (unbiased) autocorrelation of the mean-removed profile, lags 0..L-1.
+
+    Unlike the spectrum, it only compares nearby boundaries, so a grid whose cell
+    widths jitter and drift (phase lost over the image) still shows a clear peak at
+    the mean cell size.
+    """
+    e = np.asarray(profile[1:-1], np.float64)
+    e = e - e.mean()
+    n = len(e)
+    if n < 4:
+        return np.ones(max(n, 1))
+    f = np.fft.rfft(e, 2 * n)
+    acf = np.fft.irfft(f * np.conj(f), 2 * n)[:n]
+    acf /= np.maximum(n - np.arange(n), 1)
+    return acf / max(acf[0], 1e-12)
+
+
+def acf_value(acf: np.ndarray, q: float) -> float:
+    """Autocorrelation at a fractional lag (linear interpolation)."""
+    return float(np.interp(q, np.arange(len(acf)), acf))
+
+
+def acf_peaks(acf: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> list[tuple[float, float]]:
+    """The ``k`` highest local maxima of the autocorrelation in [min_cell, max_cell] (sub-pixel)."""
+    lo = max(1, int(np.floor(min_cell)))
+    hi = min(len(acf) - 2, int(np.ceil(max_cell)))
+    if hi <= lo:
+        return []
+    lags = np.arange(lo, hi + 1)
+    v = acf[lags]
+    left = acf[lags - 1]
+    right = acf[lags + 1]
+    is_peak = (v >= left) & (v > right)
+    out = []
+    for i in np.flatnonzero(is_peak):
+        lag = lags[i]
+        a, b, c = acf[lag - 1], acf[lag], acf[lag + 1]
+        den = a - 2 * b + c
+        off = 0.5 * (a - c) / den if den < 0 else 0.0
+        out.append((float(lag + np.clip(off, -0.5, 0.5)), float(b)))
+    out.sort(key=lambda t: -t[1])
+    return out[:k]
+
+
+def score_at(periods: np.ndarray, scores: np.ndarray, q: float) -> float:
+    """Best score within +-1% of period ``q``."""
+    sel = np.abs(periods - q) <= 0.01 * q
+    return float(scores[sel].max()) if sel.any() else float("-inf")
+
+
+def top_periods(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> list[tuple[float, float]]:
+    """The ``k`` strongest local maxima of the period score as ``(period, score)``, best first."""
+    periods, scores = period_scores(profile, min_cell, max_cell)
+    if len(scores) < 3:
+        return [(float(periods[int(np.argmax(scores))]), float(scores.max()))] if len(scores) else []
+    # local maxima over a +-3% neighbourhood
+    width = max(3, int(0.03 / 0.002) | 1)
+    peak = (scores == maximum_filter1d(scores, width, mode="nearest")) & (scores > 0)
+    idx = np.flatnonzero(peak)
+    idx = idx[np.argsort(scores[idx])[::-1]][:k]
+    out = []
+    for i in idx:
+        p = float(periods[i])
+        if 0 < i < len(scores) - 1:  # parabolic refinement in log-period
+            a, b, c = scores[i - 1], scores[i], scores[i + 1]
+            den = a - 2 * b + c
+            if den < 0:
+                p *= float(np.exp(0.002 * 0.5 * (a - c) / den))
+        out.append((p, float(scores[i])))
+    return out
+
+
+def refine_period(profile: np.ndarray, p: float, span: float = 0.03, n: int = 121) -> float:
+    """Maximise the harmonic-weighted DTFT power near ``p`` directly (no FFT grid)."""
+    e = np.asarray(profile[1:-1], np.float64)
+    e = e - e.mean()
+    b = np.arange(1, len(e) + 1, dtype=np.float64)
+    cand = p * np.linspace(1 - span, 1 + span, n)
+    nh = max(1, min(MAX_HARMONICS, int(np.floor(cand.min() / 2))))
+    total = np.zeros(n)
+    for h in range(1, nh + 1):
+        ph = np.exp(-2j * np.pi * h * np.outer(1.0 / cand, b))
+        total += np.abs(ph @ e) ** 2
+    return float(cand[int(np.argmax(total))])
+
+
+def comb_score(profile: np.ndarray, q: float, step: float = 0.25) -> tuple[float, float]:
+    """Time-domain comb test: the mean edge strength on the comb ``phi + k*q`` at its best
+    phase, relative to the mean strength (and that phase).
+
+    Complements the spectrum: ``q = p/2`` or ``p/3`` puts comb teeth inside cells
+    (where the profile is low) and scores well below ``p``; ``2p`` scores like ``p``
+    and is left to the reconstruction test.  A +-1 px tolerance absorbs rounding.
+    """
+    e = np.asarray(profile, np.float64)
+    n = len(e) - 1
+    base = float(e[1:-1].mean()) if n > 1 else 0.0
+    if base <= 0:
+        return 0.0, 0.0
+    e = maximum_filter1d(e, 3, mode="nearest")
+    phis = np.arange(0.0, q, step)
+    k = np.arange(int(np.ceil(n / q)) + 1)
+    pos = phis[:, None] + q * k[None, :]
+    ok = (pos >= 1) & (pos <= n - 1)
+    vals = np.interp(pos, np.arange(n + 1), e) * ok
+    mean = vals.sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+    i = int(np.argmax(mean))
+    return float(mean[i] / base), float(phis[i])
+
+
+def phase(profile: np.ndarray, p: float) -> float:
+    """Offset in ``[0, p)`` of the comb ``phase + k*p`` that best matches the profile's peaks."""
+    e = np.asarray(profile, np.float64)
+    b = np.arange(len(e), dtype=np.float64)
+    s = np.sum((e - e[1:-1].mean()) * np.exp(-2j * np.pi * b / p))
+    return float((-np.angle(s) / (2 * np.pi) * p) % p)
+
+
+def uniform_lines(ph: float, p: float, length: int, min_partial: float = 0.5) -> np.ndarray:
+    """Cell boundaries (pixel-edge coordinates, integers, first 0 and last ``length``) of a
+    uniform grid; border cells narrower than ``min_partial * p`` are merged away."""
+    k0 = int(np.ceil((0 - ph) / p))
+    k1 = int(np.floor((length - ph) / p))
+    inner = np.round(ph + p * np.arange(k0, k1 + 1)).astype(np.int64)
+    return finish_lines(inner, p, length, min_partial)
+
+
+def finish_lines(inner: np.ndarray, p: float, length: int, min_partial: float = 0.5) -> np.ndarray:
+    """Add the image borders to interior boundaries, dropping slivers at either end."""
+    inner = np.unique(inner[(inner > 0) & (inner < length)])
+    lines = np.concatenate([[0], inner, [length]]).astype(np.int64)
+    if len(lines) > 2 and lines[1] - lines[0] < min_partial * p:
+        lines = lines[1:]
+    if len(lines) > 2 and lines[-1] - lines[-2] < min_partial * p:
+        lines = lines[:-1]
+    return lines

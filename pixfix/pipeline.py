@@ -1,0 +1,166 @@
+"""The restore pipeline: grid -> sample -> palette -> background, on arrays only.
+
+``restore(rgba, config)`` is the whole single-image algorithm; it reads and
+writes no files.  Every stage's result is kept on the returned
+:class:`Restored` so callers can stop after any stage or draw debug views.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from .config import Config
+from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
+from .grid.period import phase as comb_phase
+from .palette import Palette, reduce_palette
+from .sample import Cells, sample_cells
+
+STAGES = ("grid", "sample", "palette")
+
+
+@dataclass
+class Restored:
+    """Everything the restore pipeline found for one image."""
+
+    image: Optional[np.ndarray]       # (ny, nx, 4) uint8 result, one pixel per cell (None if stopped early)
+    grid: Grid
+    cells: Optional[Cells]            # sampled colours before palette reduction
+    palette: Optional[Palette]
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def confidence(self) -> float:
+        return self.grid.confidence
+
+    @property
+    def colors_before(self) -> int:
+        return 0 if self.palette is None else self.palette.n_before
+
+    @property
+    def colors_after(self) -> int:
+        if self.image is None:
+            return 0
+        op = self.image[self.image[..., 3] > 0]
+        return len(np.unique(op.reshape(-1, 4), axis=0)) if len(op) else 0
+
+
+def find_grid(rgba: np.ndarray, config: Config) -> Grid:
+    """Detect the grid, or build it from a manual cell size (phase still measured)."""
+    g = config.grid
+    if g.cell is not None:
+        cx = float(g.cell)
+        cy = float(g.cell_y if g.cell_y is not None else g.cell)
+        px, py = edge_profiles(to_features(rgba))
+        phx = comb_phase(px, cx) if cx > 1 else 0.0
+        phy = comb_phase(py, cy) if cy > 1 else 0.0
+        return grid_from_cell(rgba.shape[:2], cx, cy, phx, phy, g.min_partial)
+    return detect_grid(rgba, min_cell=g.min_cell, max_cell=g.max_cell, refine=g.refine,
+                       edge_method=g.edges, penalty=g.cell_penalty, min_partial=g.min_partial)
+
+
+def auto_merge_radius(cells: Cells, noise: float) -> float:
+    """Merge radius (Lab) from the measured noise: a clean image gives 0.
+
+    ``noise`` is the image's per-channel noise level; a cell's colour estimate
+    averages ``n`` samples, so it scatters by about ``noise * sqrt(3 / n)`` (3-D
+    distance); estimates of one true colour then lie within about 2.5 times that
+    of their mean.  The samples' own spread inside cells is a second witness.
+    """
+    op = cells.rgba[..., 3] > 0
+    if not op.any():
+        return 0.0
+    n = max(1, cells.n_samples // 2)
+    from_noise = 2.5 * noise * np.sqrt(3.0 / n)
+    from_spread = 1.5 * float(np.median(cells.spread[op]))
+    tau = max(from_noise, from_spread)
+    return float(np.clip(tau, 0.0, 15.0)) if tau >= 1.0 else 0.0
+
+
+def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = None,
+                 native: bool = False, noise: float = 0.0) -> tuple[np.ndarray, Palette]:
+    """Snap every opaque cell to a palette colour; returns the image and the palette."""
+    pc = config.palette
+    op = cells.rgba[..., 3] > 0
+    rgb = cells.rgb[op]
+    if native and pc.colors is None and fixed is None and pc.merge is None:
+        tau = 0.0
+    else:
+        tau = float(pc.merge) if pc.merge is not None else auto_merge_radius(cells, noise)
+    # group estimates that are equal to a fraction of the merge radius (weights = counts):
+    # the clustering then runs over distinct colours, not over every cell
+    step = max(0.25, tau / 3.0)
+    q = np.round(rgb / step) * step
+    uniq, inv, cnt = np.unique(q, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    pal = reduce_palette(uniq, cnt, tau=tau, rare_share=pc.rare if not native else 0.0,
+                         max_colors=pc.colors, fixed=fixed)
+    out = cells.rgba.copy()
+    out[op, :3] = pal.colors[pal.labels[inv]]
+    return out, pal
+
+
+def remove_background(image: np.ndarray, mode: str) -> np.ndarray:
+    """Make the border-connected backdrop transparent.
+
+    ``transparent``: the commonest opaque border colour, wherever it touches the
+    border; ``auto``: the same, but only for images with no transparency yet whose
+    border is mostly (>= 60 %) that one colour.
+    """
+    if mode == "keep" or image.size == 0:
+        return image
+    alpha = image[..., 3]
+    if mode == "auto" and (alpha == 0).any():
+        return image
+    h, w = alpha.shape
+    border = np.zeros((h, w), bool)
+    border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+    key = image.view(np.uint32).reshape(h, w)
+    bkeys = key[border & (alpha > 0)]
+    if len(bkeys) == 0:
+        return image
+    vals, counts = np.unique(bkeys, return_counts=True)
+    top = vals[np.argmax(counts)]
+    if mode == "auto" and counts.max() < 0.6 * border.sum():
+        return image
+    mask = (key == top).astype(np.uint8)
+    n, lab = cv2.connectedComponents(mask, connectivity=4)
+    touching = np.unique(lab[border & (mask > 0)])
+    out = image.copy()
+    out[np.isin(lab, touching[touching > 0])] = 0
+    return out
+
+
+def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Optional[np.ndarray] = None,
+            stop_after: Optional[str] = None) -> Restored:
+    """Restore degraded pixel art (H, W, 4) uint8 to one pixel per cell.
+
+    ``fixed_palette`` (K, 3) uint8 snaps colours to a given palette (the palette
+    file itself is read by the caller); ``stop_after`` ``"grid"`` or ``"sample"``
+    ends early (the later fields stay None).
+    """
+    config = config or Config()
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError("restore expects an (H, W, 4) uint8 RGBA array")
+    if min(rgba.shape[:2]) < 1:
+        raise ValueError("empty image")
+    times: dict = {}
+    t = time.perf_counter()
+    grid = find_grid(rgba, config)
+    times["grid"] = time.perf_counter() - t
+    if stop_after == "grid":
+        return Restored(None, grid, None, None, times)
+    t = time.perf_counter()
+    sc = config.sample
+    cells = sample_cells(rgba, grid.xs, grid.ys, sc.max_points, sc.inner, sc.keep)
+    times["sample"] = time.perf_counter() - t
+    if stop_after == "sample":
+        return Restored(None, grid, cells, None, times)
+    t = time.perf_counter()
+    image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma)
+    image = remove_background(image, config.background.mode)
+    times["palette"] = time.perf_counter() - t
+    return Restored(image, grid, cells, pal, times)

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Accuracy and speed benchmark on the shared kit (../shared/bench).
+
+    python scripts/bench.py [--seed 0] [--per-sprite 3] [--cases build/dev] [--out build/out]
+
+1. makes degraded cases with ``degrade.py`` (skipped when the folder exists),
+2. restores every input with pixfix on one core, timing each case,
+3. scores the outputs with ``score.py`` (accuracy per kind),
+4. prints speed: median ms per case, megapixels per second, and the time for a
+   1024x1024 AI-like input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pixfix import restore  # noqa: E402
+from pixfix.imageio import read_rgba, write_png  # noqa: E402
+
+
+def find_bench() -> Path:
+    for cand in (ROOT.parent / "shared" / "bench", ROOT / ".." / "shared" / "bench"):
+        if (cand / "degrade.py").exists():
+            return cand.resolve()
+    raise SystemExit("cannot find ../shared/bench (degrade.py)")
+
+
+def ai_like_1024(rng: np.random.Generator) -> np.ndarray:
+    """A 1024x1024 AI-like input: 64x64 random blocky sprite on drifting ~16 px cells."""
+    small = rng.integers(0, 6, (16, 16))
+    small = np.kron(small, np.ones((4, 4), int))
+    pal = rng.integers(0, 256, (6, 3))
+    sprite = pal[small].astype(np.uint8)
+    widths = 16 * (1 + 0.08 * rng.standard_normal(64))
+    edges = np.concatenate([[0], np.cumsum(widths)]) * 1024 / np.sum(widths)
+    idx = np.clip(np.searchsorted(edges, np.arange(1024) + 0.5, side="right") - 1, 0, 63)
+    img = sprite[idx[:, None], idx[None, :]].astype(np.float32)
+    img = cv2.GaussianBlur(img, (0, 0), 1.2) + rng.normal(0, 3, img.shape)
+    rgba = np.dstack([np.clip(img, 0, 255).astype(np.uint8), np.full((1024, 1024), 255, np.uint8)])
+    return rgba
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-sprite", type=int, default=3)
+    ap.add_argument("--cases", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--kinds", nargs="*", default=None)
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+
+    bench = find_bench()
+    cases = args.cases or ROOT / "build" / f"bench_s{args.seed}_n{args.per_sprite}"
+    out = args.out or cases.with_name(cases.name + "_out")
+    if not (cases / "cases.jsonl").exists():
+        cmd = [sys.executable, str(bench / "degrade.py"), str(bench / "sprites"), str(cases),
+               "--per-sprite", str(args.per_sprite), "--seed", str(args.seed)]
+        if args.kinds:
+            cmd += ["--kinds", *args.kinds]
+        subprocess.run(cmd, check=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    records = [json.loads(line) for line in open(cases / "cases.jsonl")]
+    secs, mps = [], []
+    with open(out / "_timing.jsonl", "w") as tf:
+        for c in records:
+            src = next((cases / "input").glob(c["id"] + ".*"))
+            rgba = read_rgba(src)
+            t0 = time.perf_counter()
+            res = restore(rgba)
+            dt = time.perf_counter() - t0
+            write_png(out / f"{c['id']}.png", res.image)
+            secs.append(dt)
+            mps.append(rgba.shape[0] * rgba.shape[1] / 1e6 / dt)
+            tf.write(json.dumps({"id": c["id"], "seconds": dt}) + "\n")
+
+    subprocess.run([sys.executable, str(bench / "score.py"), str(cases), str(out),
+                    "--json", str(out / "_score.json"), "--csv", str(out / "_cases.csv")], check=True)
+
+    rng = np.random.default_rng(1)
+    big = ai_like_1024(rng)
+    restore(big)  # warm-up
+    t_big = min(_timed(lambda: restore(big)) for _ in range(3))
+    print(f"speed: median {1000 * np.median(secs):.1f} ms/case, p90 {1000 * np.percentile(secs, 90):.1f} ms, "
+          f"{np.sum([r['input_w'] * r['input_h'] for r in records]) / 1e6 / np.sum(secs):.2f} MP/s overall, "
+          f"1024x1024 AI-like: {1000 * t_big:.0f} ms (one core)")
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    main()

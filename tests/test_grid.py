@@ -1,0 +1,88 @@
+import cv2
+import numpy as np
+import pytest
+
+from pixfix.grid import detect_grid, edge_profiles, to_features
+from pixfix.grid.fit import refine_lines
+from pixfix.grid.period import autocorrelation, phase, top_periods, uniform_lines
+
+from conftest import random_sprite, upscale
+
+
+def test_edge_profile_peaks_on_cell_boundaries(rng):
+    img = upscale(random_sprite(rng, 6, 6), 5)
+    px, py = edge_profiles(to_features(img))
+    assert len(px) == img.shape[1] + 1
+    boundaries = np.arange(5, 30, 5)
+    inside = np.setdiff1d(np.arange(1, 30), boundaries)
+    assert px[inside].max() == 0
+    assert (px[boundaries] > 0).sum() >= 4
+
+
+@pytest.mark.parametrize("cell", [3.0, 4.6, 7.3, 11.0])
+def test_period_found_to_subpixel(cell, rng):
+    sprite = random_sprite(rng, 30, 30, 6)
+    w = int(round(30 * cell))
+    img = cv2.resize(sprite, (w, w), interpolation=cv2.INTER_NEAREST)
+    px, _ = edge_profiles(to_features(img))
+    best = top_periods(px, 2, 40, k=3)
+    assert any(abs(p - cell) < 0.02 * cell for p, _ in best)
+
+
+def test_phase_of_shifted_comb():
+    prof = np.zeros(101)
+    prof[3::8] = 1.0
+    assert abs(phase(prof, 8.0) - 3.0) < 0.05
+
+
+def test_uniform_lines_drop_slivers():
+    lines = uniform_lines(1.0, 10.0, 95)
+    # the first partial cell is 1 px wide (< half a cell): dropped
+    assert lines[0] == 1 and lines[-1] == 95 - 4 or lines[-1] == 95
+    assert np.all(np.diff(lines) >= 5)
+
+
+def test_autocorrelation_peaks_at_period():
+    prof = np.zeros(200)
+    prof[::6] = 1.0
+    acf = autocorrelation(prof)
+    assert acf[6] > acf[3] and acf[6] > acf[5]
+
+
+def test_refine_follows_drifting_boundaries(rng):
+    widths = rng.uniform(8, 12, 40)
+    edges = np.round(np.cumsum(widths)).astype(int)
+    n = edges[-1] + 5
+    prof = np.zeros(n + 1)
+    prof[edges[:-1]] = 1.0
+    uni = uniform_lines(phase(prof, 10.0), 10.0, n)
+    lines = refine_lines(prof, 10.0, uni)
+    hit = np.isin(edges[:-1], lines).mean()
+    assert hit > 0.95
+
+
+@pytest.mark.parametrize("s", [2, 3, 5, 8])
+def test_detect_integer_upscale(s, rng):
+    img = upscale(random_sprite(rng, 16, 14, 6), s)
+    g = detect_grid(img)
+    assert g.shape == (16, 14)
+    assert abs(g.x.cell - s) < 0.05 and abs(g.y.cell - s) < 0.05
+
+
+def test_native_image_detected_as_native(rng):
+    g = detect_grid(random_sprite(rng, 24, 20, 8))
+    assert g.native
+    assert g.shape == (24, 20)
+
+
+def test_non_square_cells(rng):
+    sprite = random_sprite(rng, 14, 14, 6)
+    img = np.repeat(np.repeat(sprite, 6, axis=0), 4, axis=1)
+    g = detect_grid(img)
+    assert abs(g.x.cell - 4) < 0.1 and abs(g.y.cell - 6) < 0.1
+    assert g.shape == (14, 14)
+
+
+def test_confidence_in_range(rng):
+    g = detect_grid(upscale(random_sprite(rng), 4))
+    assert 0.0 <= g.confidence <= 1.0

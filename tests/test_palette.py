@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from pixfix.palette import format_gpl, parse_palette, reduce_palette
+
+
+def test_exact_colours_kept_without_merge():
+    rgb = np.array([[10, 20, 30], [10, 20, 31], [200, 0, 0]], float)
+    pal = reduce_palette(rgb, tau=0.0)
+    assert len(pal.colors) == 3
+
+
+def test_noisy_clusters_collapse_to_their_means(rng):
+    truth = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200], [240, 240, 240]], float)
+    lab_noise = rng.normal(0, 2.0, (400, 3))
+    labels = rng.integers(0, 4, 400)
+    rgb = np.clip(truth[labels] + lab_noise, 0, 255)
+    pal = reduce_palette(rgb, tau=8.0)
+    assert len(pal.colors) == 4
+    for t in truth:
+        assert np.abs(pal.colors.astype(float) - t).sum(1).min() < 4
+
+
+def test_rare_blend_is_folded():
+    a, b = np.array([250, 250, 250.0]), np.array([20, 20, 20.0])
+    rgb = np.vstack([np.repeat(a[None], 500, 0), np.repeat(b[None], 500, 0), (a + b)[None] / 2])
+    pal = reduce_palette(rgb, tau=3.0, rare_share=0.01)
+    assert len(pal.colors) == 2
+
+
+def test_cap_on_colours(rng):
+    rgb = rng.uniform(0, 255, (300, 3))
+    pal = reduce_palette(rgb, tau=0.0, max_colors=8)
+    assert len(pal.colors) == 8
+    assert pal.labels.max() == 7
+
+
+def test_fixed_palette_only_uses_its_colours(rng):
+    fixed = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], np.uint8)
+    rgb = rng.uniform(0, 255, (100, 3))
+    pal = reduce_palette(rgb, fixed=fixed)
+    assert {tuple(c) for c in pal.colors} <= {tuple(c) for c in fixed}
+
+
+@pytest.mark.parametrize("text,suffix", [
+    ("GIMP Palette\nName: t\nColumns: 2\n#\n  0   0   0\tblack\n255 128   7 orange\n", ".gpl"),
+    ("JASC-PAL\n0100\n2\n0 0 0\n255 128 7\n", ".pal"),
+    ("; comment\n000000\n#ff8007\n", ".hex"),
+])
+def test_parse_palette_formats(text, suffix):
+    cols = parse_palette(text, suffix)
+    assert cols.tolist() == [[0, 0, 0], [255, 128, 7]]
+
+
+def test_parse_palette_rejects_empty():
+    with pytest.raises(ValueError):
+        parse_palette("nothing here", ".txt")
+
+
+def test_gpl_round_trip():
+    cols = np.array([[1, 2, 3], [250, 251, 252]], np.uint8)
+    assert parse_palette(format_gpl(cols), ".gpl").tolist() == cols.tolist()
