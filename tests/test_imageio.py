@@ -17,7 +17,7 @@ def test_modes_are_converted_to_rgba(tmp_path):
     grey = _save(tmp_path / "g.png", Image.fromarray(np.full((4, 5), 77, np.uint8), "L"))
     assert read_rgba(grey)[0, 0].tolist() == [77, 77, 77, 255]
     arr16 = (np.arange(20, dtype=np.uint16).reshape(4, 5) * 3000)
-    g16 = _save(tmp_path / "g16.png", Image.fromarray(arr16, "I;16"))
+    g16 = _save(tmp_path / "g16.png", Image.fromarray(arr16))
     out = read_rgba(g16)
     assert out.dtype == np.uint8 and out[3, 4, 0] == round(57000 * 255 / 65535)
     pal = Image.new("P", (3, 3))

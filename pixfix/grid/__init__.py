@@ -68,7 +68,7 @@ class Grid:
     @property
     def confidence(self) -> float:
         """0..1: how clearly the chosen grid beat its alternatives on both axes."""
-        return float(np.clip(min(self.x.margin, self.y.margin) * 4.0, 0.0, 1.0))
+        return float(np.clip(min(self.x.margin, self.y.margin), 0.0, 1.0))
 
 
 def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
@@ -98,39 +98,74 @@ def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
     return [q for q, k in zip(cands, keep) if k]
 
 
+def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float) -> float:
+    """z-score of the edge strength on ``lines`` against everywhere else.
+
+    A real grid puts edges on its lines and (almost) none between them; in a native
+    image, or one without a grid, a comb picks up no more edge than any other
+    positions.  Strength on a line is the max over +-1 px (rounding, drift) when
+    cells are wide enough to leave positions between the lines.
+    """
+    e = np.asarray(profile, np.float64)
+    n = len(e) - 1
+    inner = lines[(lines > 0) & (lines < n)]
+    if len(inner) < 2:
+        return 0.0
+    tol = (-1, 0, 1) if cell >= 5 else (0,)
+    near = np.zeros(n + 1, bool)
+    for d in tol:
+        near[np.clip(inner + d, 0, n)] = True
+    near[[0, n]] = True
+    others = e[~near]
+    if len(others) < 2:
+        return 0.0
+    on = e[inner]
+    if len(tol) == 3:
+        on = np.maximum(np.maximum(e[inner - 1], on), e[np.minimum(inner + 1, n)])
+    # null hypothesis: line strengths are drawn like all other positions
+    se = others.std() / np.sqrt(len(inner)) + 1e-6 * (abs(e).mean() + 1e-12)
+    return float((on.mean() - others.mean()) / se)
+
+
+#: significance (z) a grid's lines need over the rest of the profile for the image
+#: not to be judged native
+Z_NATIVE = 5.0
+
+
 def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
               refine: bool, penalty: float, min_partial: float = 0.5) -> AxisFit:
     """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
 
     ``sigma`` is the image's noise level: no model can explain the image better
     than that, so its expected absolute residual is the floor of the model cost.
+    Whether there is a grid at all (cell > 1) is a separate significance test on
+    the edge profile (:func:`line_contrast`).
     """
     length = feats.shape[1]
+    native = np.arange(length + 1)
     floor = max(0.5, 3 * 0.8 * sigma)  # E|N(0, s)| = 0.8 s, over three colour channels
     max_cell = min(max_cell, length / 2.0)
     cands = _axis_candidates(profile, min_cell, max_cell) if max_cell >= 2.0 else []
-    combs = []
+    tried = []
     for q in cands:
         ph = phase(profile, q)
-        combs.append((q, ph, uniform_lines(ph, q, length, min_partial)))
-    # each grid is judged with the blur that suits it best (resampling ramps, soft edges)
-    tried = []
-    for q, ph, lines in combs:
+        lines = uniform_lines(ph, q, length, min_partial)
+        # each grid is judged with the blur that suits it best (resampling ramps, soft edges)
         blur = best_blur(feats, lines, q, floor)
         tried.append((q, axis_cost(feats, lines, penalty, blur, floor), ph, lines, blur))
-    if min_cell <= 1.0 or not tried:
-        native = np.arange(length + 1)
-        tried.append((1.0, axis_cost(feats, native, penalty, 0.0, floor), 0.0, native, 0.0))
     tried.sort(key=lambda t: t[1])
+    if not tried or (min_cell <= 1.0 and line_contrast(profile, tried[0][3], tried[0][0]) < Z_NATIVE):
+        return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
+                       margin=1.0 if not tried else 0.5, candidates=[(float(t[0]), float(t[1])) for t in tried])
     cell, cost, ph, lines, blur = tried[0]
     refined = False
-    if refine and cell > 1.0 + 1e-9:
+    if refine:
         rl = refine_lines(profile, cell, lines, min_partial=min_partial)
         rc = axis_cost(feats, rl, penalty, blur, floor)
         if rc < cost:
             lines, cost, refined = rl, rc, True
     alt = [t[1] for t in tried[1:]]
-    margin = float(np.clip(1.0 - cost / min(alt), 0.0, 1.0)) if alt and min(alt) > 0 else 1.0
+    margin = float(np.clip((min(alt) - cost) / 0.25, 0.0, 1.0)) if alt else 1.0
     return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,
                    cost=float(cost), margin=margin, blur=float(blur),
                    candidates=[(float(t[0]), float(t[1])) for t in tried])

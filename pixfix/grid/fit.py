@@ -36,7 +36,7 @@ def normalised_strength(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
     return np.clip(s, -0.5, 2.0)
 
 
-def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float = 0.15,
+def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float = 0.2,
                  stiffness: float = 1.0, spread: float = 0.4, min_partial: float = 0.5) -> np.ndarray:
     """Boundaries (pixel-edge coordinates, with the image borders) following the edges.
 

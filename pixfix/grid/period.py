@@ -90,8 +90,15 @@ def acf_peaks(acf: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> 
         den = a - 2 * b + c
         off = 0.5 * (a - c) / den if den < 0 else 0.0
         out.append((float(lag + np.clip(off, -0.5, 0.5)), float(b)))
+    if not out:
+        return []
+    # the first strong peak is the fundamental; later ones are its multiples and
+    # may score higher by chance, so it is always a candidate
+    top = max(v for _, v in out)
+    first = next(t for t in out if t[1] >= 0.5 * top)
     out.sort(key=lambda t: -t[1])
-    return out[:k]
+    best = out[:k]
+    return best if first in best else best + [first]
 
 
 def score_at(periods: np.ndarray, scores: np.ndarray, q: float) -> float:

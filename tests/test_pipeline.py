@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from pixfix import Config, load_config, restore
+from pixfix.pipeline import remove_background
+
+from conftest import random_sprite, smiley, upscale
+
+
+def test_restore_integer_upscale_exactly(rng):
+    sprite = random_sprite(rng, 14, 12, 6, transparent=True)
+    res = restore(upscale(sprite, 7))
+    assert np.array_equal(res.image, sprite)
+    assert res.colors_after == len(np.unique(sprite[sprite[..., 3] > 0].reshape(-1, 4), axis=0))
+
+
+def test_native_image_is_unchanged(rng):
+    sprite = random_sprite(rng, 20, 18, 12)
+    sprite[..., :3] += rng.integers(0, 2, sprite[..., :3].shape).astype(np.uint8)  # near-duplicate shades
+    res = restore(sprite)
+    assert res.grid.native
+    assert np.array_equal(res.image, sprite)
+
+
+def test_noisy_upscale_recovers_colours(rng):
+    sprite = smiley()
+    img = upscale(sprite, 9).astype(np.float64)
+    img[..., :3] += rng.normal(0, 6, img[..., :3].shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    res = restore(img)
+    assert res.image.shape == sprite.shape
+    err = np.abs(res.image.astype(int) - sprite.astype(int))[..., :3].max(axis=-1)
+    assert (err <= 6).mean() > 0.98
+    assert res.colors_after <= 5
+
+
+def test_manual_cell_skips_detection(rng):
+    sprite = random_sprite(rng, 10, 10, 4)
+    cfg = load_config(extra={"grid": {"cell": 5}})
+    res = restore(upscale(sprite, 5), cfg)
+    assert res.grid.x.cell == 5 and res.grid.shape == (10, 10)
+    assert np.array_equal(res.image, sprite)
+
+
+def test_colour_cap_and_fixed_palette(rng):
+    sprite = random_sprite(rng, 12, 12, 8)
+    img = upscale(sprite, 4)
+    res = restore(img, load_config(extra={"palette": {"colors": 3}}))
+    assert res.colors_after <= 3
+    fixed = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    res = restore(img, fixed_palette=fixed)
+    cols = {tuple(c) for c in res.image[..., :3].reshape(-1, 3)}
+    assert cols <= {(0, 0, 0), (255, 255, 255)}
+
+
+def test_background_auto_makes_backdrop_transparent():
+    img = smiley()
+    out = remove_background(img, "auto")
+    assert out[0, 0, 3] == 0 and out[6, 6, 3] == 255
+    assert out[5, 5, 3] == 255  # the face is kept
+    assert np.array_equal(remove_background(img, "keep"), img)
+
+
+def test_stop_after_grid():
+    res = restore(upscale(smiley(), 4), stop_after="grid")
+    assert res.image is None and res.cells is None and res.grid.shape == (12, 12)
+
+
+def test_rejects_wrong_array():
+    with pytest.raises(ValueError):
+        restore(np.zeros((4, 4, 3), np.uint8), Config())
