@@ -156,7 +156,9 @@ def restore(
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            results.append(FileResult(str(src), None, "failed", f"{out.parent}: cannot create folder ({exc.strerror})"))
+            rec = FileResult(str(src), None, "failed", f"{out}: cannot create output folder {out.parent} ({exc.strerror})")
+            results.append(rec)
+            typer.echo(f"pixfix: {rec.error}", err=True)
             continue
         rec = restore_file(src, out, cfg, fixed, stop_after)
         results.append(rec)

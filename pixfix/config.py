@@ -36,7 +36,7 @@ class GridConfig:
     max_cell: float = 64.0
     edges: str = "diff"                 # diff | sobel | canny
     refine: bool = True                 # per-line refinement for drifting grids
-    cell_penalty: float = 1.0           # model price per cell and channel (harmonic choice)
+    cell_penalty: float = 2.0           # model price per cell and channel (harmonic choice)
     min_partial: float = 0.5            # keep border cells at least this share of a cell
 
 

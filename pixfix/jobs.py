@@ -81,7 +81,7 @@ def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[n
                 "input": str(src), "input_size": [int(rgba.shape[1]), int(rgba.shape[0])],
                 "cell_x": g.x.cell, "cell_y": g.y.cell, "phase_x": g.x.phase, "phase_y": g.y.phase,
                 "grid_size": [g.shape[1], g.shape[0]], "lines_x": g.xs.tolist(), "lines_y": g.ys.tolist(),
-                "refined": [g.x.refined, g.y.refined], "blur": [g.x.blur, g.y.blur],
+                "refined": [g.x.refined, g.y.refined], "kernel": [g.x.kernel, g.y.kernel],
                 "noise_sigma": g.sigma, "confidence": res.confidence,
                 "candidates_x": g.x.candidates, "candidates_y": g.y.candidates,
                 "colors_before": res.colors_before, "colors_after": res.colors_after,

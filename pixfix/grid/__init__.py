@@ -16,8 +16,8 @@ import numpy as np
 
 from .edges import edge_profiles, noise_sigma, to_features
 from .fit import refine_lines
-from .model import axis_cost, best_blur, row_subset
-from .period import acf_peaks, acf_value, autocorrelation, phase, top_periods, uniform_lines
+from .model import axis_cost, best_kernel, row_subset
+from .period import acf_peaks, acf_value, autocorrelation, phase, refine_period, top_periods, uniform_lines
 
 __all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles"]
 
@@ -32,7 +32,7 @@ class AxisFit:
     refined: bool              # True when per-line refinement replaced the uniform comb
     cost: float                # model cost per pixel of the chosen grid (lower is better)
     margin: float              # relative cost gap to the best rejected alternative (0..1)
-    blur: float = 0.0          # blur (px) of the model that explained the image best
+    kernel: str = "nearest"    # resampling kernel of the model that explained the image best
     candidates: list[tuple[float, float]] = field(default_factory=list)  # (cell, cost) tried
 
     @property
@@ -116,12 +116,12 @@ def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float) -> float:
     for d in tol:
         near[np.clip(inner + d, 0, n)] = True
     near[[0, n]] = True
+    if len(tol) == 3:  # compare like with like: the +-1 px maximum on and off the lines
+        e = np.maximum(np.maximum(np.roll(e, 1), e), np.roll(e, -1))
     others = e[~near]
     if len(others) < 2:
         return 0.0
     on = e[inner]
-    if len(tol) == 3:
-        on = np.maximum(np.maximum(e[inner - 1], on), e[np.minimum(inner + 1, n)])
     # null hypothesis: line strengths are drawn like all other positions
     se = others.std() / np.sqrt(len(inner)) + 1e-6 * (abs(e).mean() + 1e-12)
     return float((on.mean() - others.mean()) / se)
@@ -133,46 +133,72 @@ Z_NATIVE = 5.0
 
 
 def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
-              refine: bool, penalty: float, min_partial: float = 0.5) -> AxisFit:
+              refine: bool, penalty: float, min_partial: float = 0.5,
+              ridges: np.ndarray | None = None) -> AxisFit:
     """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
 
     ``sigma`` is the image's noise level: no model can explain the image better
     than that, so its expected absolute residual is the floor of the model cost.
     Whether there is a grid at all (cell > 1) is a separate significance test on
-    the edge profile (:func:`line_contrast`).
+    the edge profile (:func:`line_contrast`).  ``ridges`` is an optional second
+    profile (ridge centres only, see :func:`edges.ridge_profile`) that proposes
+    candidates and testifies for a grid on smooth images.
     """
     length = feats.shape[1]
     native = np.arange(length + 1)
     floor = max(0.5, 3 * 0.8 * sigma)  # E|N(0, s)| = 0.8 s, over three colour channels
     max_cell = min(max_cell, length / 2.0)
     cands = _axis_candidates(profile, min_cell, max_cell) if max_cell >= 2.0 else []
-    tried = []
+    if ridges is not None and max_cell >= 2.0:
+        cands += [q for q in _axis_candidates(ridges, min_cell, max_cell)
+                  if not any(abs(q - c) <= 0.02 * c for c in cands)]
+    combs = []
     for q in cands:
+        q = refine_period(ridges if ridges is not None else profile, q)
         ph = phase(profile, q)
-        lines = uniform_lines(ph, q, length, min_partial)
-        # each grid is judged with the blur that suits it best (resampling ramps, soft edges)
-        blur = best_blur(feats, lines, q, floor)
-        tried.append((q, axis_cost(feats, lines, penalty, blur, floor), ph, lines, blur))
+        combs.append((q, ph, uniform_lines(ph, q, length, min_partial)))
+    tried = []
+    for q, ph0, lines0 in combs:
+        # each grid is judged with the resampling kernel that suits it best
+        kernel = best_kernel(feats, lines0, floor)[0]
+        # the comb phase can sit off the true boundaries by a fraction of a cell on
+        # smooth images; try a few shifts and keep the best-explaining one
+        best = None
+        for shift in (0.0, -0.25, 0.25):
+            ph = (ph0 + shift * q) % q
+            lines = uniform_lines(ph, q, length, min_partial)
+            c = axis_cost(feats, lines, penalty, kernel, floor)
+            if best is None or c < best[1]:
+                best = (q, c, ph, lines, kernel)
+        tried.append(best)
     tried.sort(key=lambda t: t[1])
-    if not tried or (min_cell <= 1.0 and line_contrast(profile, tried[0][3], tried[0][0]) < Z_NATIVE):
+    def has_grid(lines: np.ndarray, q: float) -> bool:
+        # strong contrast on the edge profile, or on the ridge profile (smooth upscales
+        # spread edges over the whole cell) backed by a weaker one on the edge profile
+        z = line_contrast(profile, lines, q)
+        if z >= Z_NATIVE:
+            return True
+        return ridges is not None and z >= 0.4 * Z_NATIVE and line_contrast(ridges, lines, q) >= Z_NATIVE
+
+    if not tried or (min_cell <= 1.0 and not has_grid(tried[0][3], tried[0][0])):
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
                        margin=1.0 if not tried else 0.5, candidates=[(float(t[0]), float(t[1])) for t in tried])
-    cell, cost, ph, lines, blur = tried[0]
+    cell, cost, ph, lines, kernel = tried[0]
     refined = False
     if refine:
         rl = refine_lines(profile, cell, lines, min_partial=min_partial)
-        rc = axis_cost(feats, rl, penalty, blur, floor)
+        rc = axis_cost(feats, rl, penalty, kernel, floor)
         if rc < cost:
             lines, cost, refined = rl, rc, True
     alt = [t[1] for t in tried[1:]]
     margin = float(np.clip((min(alt) - cost) / 0.25, 0.0, 1.0)) if alt else 1.0
     return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,
-                   cost=float(cost), margin=margin, blur=float(blur),
+                   cost=float(cost), margin=margin, kernel=kernel,
                    candidates=[(float(t[0]), float(t[1])) for t in tried])
 
 
 def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0, refine: bool = True,
-                edge_method: str = "diff", penalty: float = 1.0, sigma_floor: float = 0.0,
+                edge_method: str = "diff", penalty: float = 2.0, sigma_floor: float = 0.0,
                 min_partial: float = 0.5) -> Grid:
     """Find the pixel grid of an RGBA uint8 image (H, W, 4).
 
@@ -183,11 +209,12 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     h, w = feats.shape[:2]
     sigma = max(noise_sigma(feats), sigma_floor)
     px, py = edge_profiles(feats, edge_method)
+    rx, ry = edge_profiles(feats, "nms")
     rows = row_subset(h, w)
     cols = row_subset(w, h)
-    fx = _fit_axis(feats[rows], px, sigma, min_cell, max_cell, refine, penalty, min_partial)
+    fx = _fit_axis(feats[rows], px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx)
     fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
-    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial)
+    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial, ry)
     return Grid(x=fx, y=fy, sigma=float(sigma))
 
 

@@ -45,7 +45,11 @@ def period_scores(profile: np.ndarray, min_cell: float, max_cell: float,
     freqs = h[None, :] / periods[:, None]  # cycles per pixel
     valid = freqs <= 0.5 + 1e-9
     vals = np.interp(freqs * n_fft, np.arange(len(white)), white)
-    scores = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    # weights 1/h: the fundamental matters most (smooth upscales keep little else);
+    # harmonics above Nyquist count as absent, so tiny periods with a single lucky
+    # noise spike cannot outscore a real grid
+    w = 1.0 / h
+    scores = (vals * valid * w[None, :]).sum(axis=1) / w.sum()
     return periods, scores
 
 
@@ -95,7 +99,7 @@ def acf_peaks(acf: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> 
     # the first strong peak is the fundamental; later ones are its multiples and
     # may score higher by chance, so it is always a candidate
     top = max(v for _, v in out)
-    first = next(t for t in out if t[1] >= 0.5 * top)
+    first = next(t for t in out if t[1] >= (0.5 * top if top > 0 else top))
     out.sort(key=lambda t: -t[1])
     best = out[:k]
     return best if first in best else best + [first]
@@ -129,13 +133,14 @@ def top_periods(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 
     return out
 
 
-def refine_period(profile: np.ndarray, p: float, span: float = 0.03, n: int = 121) -> float:
-    """Maximise the harmonic-weighted DTFT power near ``p`` directly (no FFT grid)."""
+def refine_period(profile: np.ndarray, p: float, span: float = 0.04, n: int = 41) -> float:
+    """Maximise the DTFT power of the first harmonics near ``p`` directly (no FFT grid):
+    autocorrelation peaks sit on integer lags, a grid of 7.3 px cells needs better."""
     e = np.asarray(profile[1:-1], np.float64)
     e = e - e.mean()
     b = np.arange(1, len(e) + 1, dtype=np.float64)
     cand = p * np.linspace(1 - span, 1 + span, n)
-    nh = max(1, min(MAX_HARMONICS, int(np.floor(cand.min() / 2))))
+    nh = max(1, min(2, int(np.floor(cand.min() / 2))))
     total = np.zeros(n)
     for h in range(1, nh + 1):
         ph = np.exp(-2j * np.pi * h * np.outer(1.0 / cand, b))
