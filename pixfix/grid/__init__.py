@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from .edges import edge_profiles, noise_sigma, to_features
+from .edges import edge_profiles, exact_repeats, noise_sigma, to_features
 from .fit import refine_lines
 from .model import axis_cost, best_kernel, row_subset
 from .period import acf_peaks, acf_value, autocorrelation, phase, refine_period, top_periods, uniform_lines
@@ -91,11 +92,15 @@ def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
             q = p * m
             if lo * 0.97 <= q <= max_cell * 1.03 and not any(abs(q - c) <= 0.02 * c for c in cands):
                 cands.append(q)
-    if not cands:
-        return []
-    r = np.array([acf_value(acf, q) for q in cands])
-    keep = r >= plausible * r.max()
-    return [q for q, k in zip(cands, keep) if k]
+    if cands:
+        r = np.array([acf_value(acf, q) for q in cands])
+        cands = [q for q, k in zip(cands, r >= plausible * r.max()) if k]
+    # small integer factors are the commonest upscales, and the ones the spectrum of
+    # a short profile resolves worst: always let the model check see them
+    for q in range(int(np.ceil(lo)), int(min(6, max_cell)) + 1):
+        if not any(abs(q - c) <= 0.02 * c for c in cands):
+            cands.append(float(q))
+    return cands
 
 
 def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float) -> float:
@@ -175,10 +180,9 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     def has_grid(lines: np.ndarray, q: float) -> bool:
         # strong contrast on the edge profile, or on the ridge profile (smooth upscales
         # spread edges over the whole cell) backed by a weaker one on the edge profile
-        z = line_contrast(profile, lines, q)
-        if z >= Z_NATIVE:
+        if line_contrast(profile, lines, q) >= Z_NATIVE:
             return True
-        return ridges is not None and z >= 0.4 * Z_NATIVE and line_contrast(ridges, lines, q) >= Z_NATIVE
+        return ridges is not None and line_contrast(ridges, lines, q) >= Z_NATIVE
 
     if not tried or (min_cell <= 1.0 and not has_grid(tried[0][3], tried[0][0])):
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
@@ -208,8 +212,14 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     feats = to_features(rgba)
     h, w = feats.shape[:2]
     sigma = max(noise_sigma(feats), sigma_floor)
-    px, py = edge_profiles(feats, edge_method)
-    rx, ry = edge_profiles(feats, "nms")
+    # noise drowns the few real edges in the profiles: smooth it away first (the
+    # model check below still sees the original pixels).  Clean 8-bit art, native
+    # or upscaled, repeats exact values between neighbours; noise never does, so
+    # dense clean detail is not mistaken for noise.
+    noisy = sigma > 1.0 and exact_repeats(rgba) < 0.02
+    sm = cv2.GaussianBlur(feats, (0, 0), min(2.0, 0.4 * sigma)) if noisy else feats
+    px, py = edge_profiles(sm, edge_method)
+    rx, ry = edge_profiles(sm, "nms")
     rows = row_subset(h, w)
     cols = row_subset(w, h)
     fx = _fit_axis(feats[rows], px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx)

@@ -111,7 +111,7 @@ def ridge_profile(feats: np.ndarray, axis: int) -> np.ndarray:
     noise = float(np.median(g)) + 1e-6
     left = np.pad(g, ((0, 0), (1, 0)), constant_values=0)[:, :-1]
     right = np.pad(g, ((0, 0), (0, 1)), constant_values=0)[:, 1:]
-    peak = (g >= left) & (g > right) & (g > max(3.0 * noise, 12.0))
+    peak = (g >= left) & (g > right) & (g > 3.0 * noise + 2.0)
     prof[1:w] = (g * peak).sum(axis=0, dtype=np.float64)
     return prof
 
@@ -146,3 +146,17 @@ def remove_block_pattern(profile: np.ndarray) -> np.ndarray:
     b = np.arange(8, n, 8)
     e[b] = 0.5 * (e[b - 1] + e[np.minimum(b + 1, n)])
     return e
+
+
+def exact_repeats(rgba: np.ndarray) -> float:
+    """Share of horizontally neighbouring pixels with exactly the same RGBA value.
+
+    Clean pixel art (native or upscaled, losslessly stored) repeats values all
+    the time; sensor noise, JPEG and blur make exact repeats rare.
+    """
+    if rgba.shape[1] < 2:
+        return 1.0
+    step = max(1, rgba.shape[0] * rgba.shape[1] // 200_000)
+    v = rgba[::step].view(np.uint32)[..., 0] if rgba.flags["C_CONTIGUOUS"] else \
+        np.ascontiguousarray(rgba[::step]).view(np.uint32)[..., 0]
+    return float((v[:, 1:] == v[:, :-1]).mean())
