@@ -151,7 +151,7 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     """
     length = feats.shape[1]
     native = np.arange(length + 1)
-    floor = max(0.5, 3 * 0.8 * sigma)  # E|N(0, s)| = 0.8 s, over three colour channels
+    floor = max(0.5, 0.8 * sigma)  # E|N(0, s)| = 0.8 s: the noise one channel leaves
     max_cell = min(max_cell, length / 2.0)
     cands = _axis_candidates(profile, min_cell, max_cell) if max_cell >= 2.0 else []
     if ridges is not None and max_cell >= 2.0:
@@ -176,17 +176,23 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
             if best is None or c < best[1]:
                 best = (q, c, ph, lines, kernel)
         tried.append(best)
-    tried.sort(key=lambda t: t[1])
     def has_grid(lines: np.ndarray, q: float) -> bool:
-        # strong contrast on the edge profile, or on the ridge profile (smooth upscales
-        # spread edges over the whole cell) backed by a weaker one on the edge profile
+        # edges must sit on the lines: strong contrast on the edge profile, or on the
+        # ridge profile (smooth upscales spread edges over the whole cell)
         if line_contrast(profile, lines, q) >= Z_NATIVE:
             return True
         return ridges is not None and line_contrast(ridges, lines, q) >= Z_NATIVE
 
-    if not tried or (min_cell <= 1.0 and not has_grid(tried[0][3], tried[0][0])):
+    # a candidate must first show its lines in the edges; the model check then
+    # chooses among the survivors (harmonics, kernels)
+    tried.sort(key=lambda t: t[1])
+    supported = [t for t in tried if has_grid(t[3], t[0])]
+    if not supported and min_cell > 1.0 and tried:
+        supported = tried
+    if not supported:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
                        margin=1.0 if not tried else 0.5, candidates=[(float(t[0]), float(t[1])) for t in tried])
+    tried = supported + [t for t in tried if not any(t is u for u in supported)]
     cell, cost, ph, lines, kernel = tried[0]
     refined = False
     if refine:
