@@ -157,11 +157,28 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     if ridges is not None and max_cell >= 2.0:
         cands += [q for q in _axis_candidates(ridges, min_cell, max_cell)
                   if not any(abs(q - c) <= 0.02 * c for c in cands)]
+    def evidence(q: float) -> tuple[float, float, np.ndarray]:
+        """Line contrast of the best comb of size ``q`` (phase from either profile)."""
+        best = (-np.inf, 0.0, np.arange(2))
+        for prof in (profile, ridges) if ridges is not None else (profile,):
+            ph = phase(prof, q)
+            lines = uniform_lines(ph, q, length, min_partial)
+            z = max(line_contrast(profile, lines, q), line_contrast(ridges, lines, q) if ridges is not None else -np.inf)
+            if z > best[0]:
+                best = (z, ph, lines)
+        return best
+
     combs = []
-    for q in cands:
-        q = refine_period(ridges if ridges is not None else profile, q)
-        ph = phase(profile, q)
-        combs.append((q, ph, uniform_lines(ph, q, length, min_partial)))
+    for q0 in cands:
+        # sub-pixel size: spectral and autocorrelation peaks are a few per cent off on
+        # short profiles, and a comb that is 2 % off drifts a whole cell over 50 cells
+        steps = (0.0,) if float(q0).is_integer() else (-0.02, -0.01, -0.005, 0.0, 0.005, 0.01, 0.02)
+        best = None
+        for d in steps:
+            z, ph, lines = evidence(q0 * (1 + d))
+            if best is None or z > best[0]:
+                best = (z, q0 * (1 + d), ph, lines)
+        combs.append(best[1:])
     tried = []
     for q, ph0, lines0 in combs:
         # each grid is judged with the resampling kernel that suits it best
@@ -200,6 +217,13 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
         rc = axis_cost(feats, rl, penalty, kernel, floor)
         if rc < cost:
             lines, cost, refined = rl, rc, True
+    # report the cell size the final lines actually have (least squares over the
+    # interior lines), not the candidate they started from
+    inner = lines[(lines > 0) & (lines < length)]
+    if len(inner) >= 3:
+        k = np.round((inner - inner[0]) / cell)
+        if len(np.unique(k)) >= 2:
+            cell = float(np.polyfit(k, inner, 1)[0])
     alt = [t[1] for t in tried[1:]]
     margin = float(np.clip((min(alt) - cost) / 0.25, 0.0, 1.0)) if alt else 1.0
     return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,

@@ -54,11 +54,13 @@ def period_scores(profile: np.ndarray, min_cell: float, max_cell: float,
 
 
 def autocorrelation(profile: np.ndarray) -> np.ndarray:
-    """Normalised (unbiased) autocorrelation of the mean-removed profile, lags 0..L-1.
+    """Normalised autocorrelation of the mean-removed profile, lags 0..L-1.
 
     Unlike the spectrum, it only compares nearby boundaries, so a grid whose cell
     widths jitter and drift (phase lost over the image) still shows a clear peak at
-    the mean cell size.
+    the mean cell size.  The biased estimate (divided by L, not L - lag) is used:
+    long lags rest on few pairs, and letting them decay keeps chance alignments
+    of large features from outscoring the cell size.
     """
     e = np.asarray(profile[1:-1], np.float64)
     e = e - e.mean()
@@ -67,7 +69,6 @@ def autocorrelation(profile: np.ndarray) -> np.ndarray:
         return np.ones(max(n, 1))
     f = np.fft.rfft(e, 2 * n)
     acf = np.fft.irfft(f * np.conj(f), 2 * n)[:n]
-    acf /= np.maximum(n - np.arange(n), 1)
     return acf / max(acf[0], 1e-12)
 
 
@@ -79,7 +80,7 @@ def acf_value(acf: np.ndarray, q: float) -> float:
 def acf_peaks(acf: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> list[tuple[float, float]]:
     """The ``k`` highest local maxima of the autocorrelation in [min_cell, max_cell] (sub-pixel)."""
     lo = max(1, int(np.floor(min_cell)))
-    hi = min(len(acf) - 2, int(np.ceil(max_cell)))
+    hi = min(len(acf) - 2, int(np.ceil(max_cell)), len(acf) // 3)
     if hi <= lo:
         return []
     lags = np.arange(lo, hi + 1)
