@@ -139,7 +139,7 @@ Z_NATIVE = 5.0
 
 def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
               refine: bool, penalty: float, min_partial: float = 0.5,
-              ridges: np.ndarray | None = None) -> AxisFit:
+              ridges: np.ndarray | None = None, extra: tuple[float, ...] = ()) -> AxisFit:
     """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
 
     ``sigma`` is the image's noise level: no model can explain the image better
@@ -157,6 +157,8 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     if ridges is not None and max_cell >= 2.0:
         cands += [q for q in _axis_candidates(ridges, min_cell, max_cell)
                   if not any(abs(q - c) <= 0.02 * c for c in cands)]
+    # square cells are a prior, not a rule: the other axis's cell size is a candidate
+    cands += [q for q in extra if 2.0 <= q <= max_cell and not any(abs(q - c) <= 0.005 * c for c in cands)]
     def evidence(q: float) -> tuple[float, float, np.ndarray]:
         """Line contrast of the best comb of size ``q`` (phase from either profile)."""
         best = (-np.inf, 0.0, np.arange(2))
@@ -171,14 +173,23 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     combs = []
     for q0 in cands:
         # sub-pixel size: spectral and autocorrelation peaks are a few per cent off on
-        # short profiles, and a comb that is 2 % off drifts a whole cell over 50 cells
-        steps = (0.0,) if float(q0).is_integer() else (-0.02, -0.01, -0.005, 0.0, 0.005, 0.01, 0.02)
-        best = None
-        for d in steps:
-            z, ph, lines = evidence(q0 * (1 + d))
-            if best is None or z > best[0]:
-                best = (z, q0 * (1 + d), ph, lines)
-        combs.append(best[1:])
+        # short profiles, and a comb 0.5 % off drifts a whole cell over 200 cells;
+        # climb the line contrast with halving steps
+        z, ph, lines = evidence(q0)
+        q = q0
+        if not float(q0).is_integer():
+            step = 0.02
+            while step > 0.25 / max(length / q, 1.0) / 4:
+                moved = False
+                for d in (-step, step):
+                    zz, pp, ll = evidence(q * (1 + d))
+                    if zz > z:
+                        z, ph, lines, q2, moved = zz, pp, ll, q * (1 + d), True
+                if moved:
+                    q = q2
+                else:
+                    step /= 2
+        combs.append((q, ph, lines))
     tried = []
     for q, ph0, lines0 in combs:
         # each grid is judged with the resampling kernel that suits it best
@@ -252,9 +263,14 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     rx, ry = edge_profiles(sm, "nms")
     rows = row_subset(h, w)
     cols = row_subset(w, h)
-    fx = _fit_axis(feats[rows], px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx)
+    fx_feats = feats[rows]
     fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
-    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial, ry)
+    fx = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx)
+    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial, ry, (fx.cell,))
+    if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
+        fx2 = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx, (fy.cell,))
+        if fx2.cost < fx.cost - 1e-9:
+            fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma))
 
 
