@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .edges import edge_profiles, exact_repeats, noise_sigma, to_features
+from .edges import edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
 from .fit import refine_lines
 from .model import axis_cost, best_kernel, row_subset
 from .period import acf_peaks, acf_value, autocorrelation, phase, refine_period, top_periods, uniform_lines
@@ -261,6 +261,10 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     sm = cv2.GaussianBlur(feats, (0, 0), min(2.0, 0.4 * sigma)) if noisy else feats
     px, py = edge_profiles(sm, edge_method)
     rx, ry = edge_profiles(sm, "nms")
+    # JPEG steps at every 8-px block border would read as a grid of 8 (or 16/3...)
+    ratio, level = jpeg_blockiness(feats)
+    if ratio > 1.5 and level > 0.3:
+        px, py, rx, ry = (remove_block_pattern(e) for e in (px, py, rx, ry))
     rows = row_subset(h, w)
     cols = row_subset(w, h)
     fx_feats = feats[rows]
