@@ -137,9 +137,18 @@ def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float) -> float:
 Z_NATIVE = 5.0
 
 
+def _on_jpeg_blocks(lines: np.ndarray) -> bool:
+    """True when (nearly) all interior lines fall on JPEG block borders (multiples of 8)."""
+    inner = lines[1:-1]
+    if len(inner) == 0:
+        return False
+    return float(np.mean(inner % 8 == 0)) >= 0.8
+
+
 def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
               refine: bool, penalty: float, min_partial: float = 0.5,
-              ridges: np.ndarray | None = None, extra: tuple[float, ...] = ()) -> AxisFit:
+              ridges: np.ndarray | None = None, extra: tuple[float, ...] = (),
+              blocky: bool = False) -> AxisFit:
     """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
 
     ``sigma`` is the image's noise level: no model can explain the image better
@@ -189,6 +198,8 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
                     q = q2
                 else:
                     step /= 2
+        if blocky and _on_jpeg_blocks(lines):
+            continue  # indistinguishable from the codec's own block grid
         combs.append((q, ph, lines))
     tried = []
     for q, ph0, lines0 in combs:
@@ -263,16 +274,17 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     rx, ry = edge_profiles(sm, "nms")
     # JPEG steps at every 8-px block border would read as a grid of 8 (or 16/3...)
     ratio, level = jpeg_blockiness(feats)
-    if ratio > 1.5 and level > 0.3:
+    blocky = ratio > 1.5 and level > 0.3
+    if blocky:
         px, py, rx, ry = (remove_block_pattern(e) for e in (px, py, rx, ry))
     rows = row_subset(h, w)
     cols = row_subset(w, h)
     fx_feats = feats[rows]
     fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
-    fx = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx)
-    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial, ry, (fx.cell,))
+    fx = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx, blocky=blocky)
+    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial, ry, (fx.cell,), blocky)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx, (fy.cell,))
+        fx2 = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx, (fy.cell,), blocky)
         if fx2.cost < fx.cost - 1e-9:
             fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma))
