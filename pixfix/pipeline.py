@@ -16,7 +16,7 @@ import numpy as np
 from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
 from .grid.period import phase as comb_phase
-from .palette import Palette, reduce_palette
+from .palette import Palette, reduce_palette, to_lab
 from .sample import Cells, sample_cells
 
 STAGES = ("grid", "sample", "palette")
@@ -103,12 +103,14 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
     return out, pal
 
 
-def remove_background(image: np.ndarray, mode: str) -> np.ndarray:
+def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0) -> np.ndarray:
     """Make the border-connected backdrop transparent.
 
-    ``transparent``: the commonest opaque border colour, wherever it touches the
-    border; ``auto``: the same, but only for images with no transparency yet whose
-    border is mostly (>= 60 %) that one colour.
+    The backdrop colour is the commonest opaque colour on the border; every cell
+    within ``tolerance`` (CIELAB) of it that is connected to the border (4-way)
+    goes transparent, so a slightly uneven AI backdrop goes as a whole.
+    ``transparent`` always does this; ``auto`` only for images with no transparency
+    yet whose border is mostly (>= 60 %) that colour.
     """
     if mode == "keep" or image.size == 0:
         return image
@@ -123,14 +125,15 @@ def remove_background(image: np.ndarray, mode: str) -> np.ndarray:
     if len(bkeys) == 0:
         return image
     vals, counts = np.unique(bkeys, return_counts=True)
-    top = vals[np.argmax(counts)]
-    if mode == "auto" and counts.max() < 0.6 * border.sum():
+    top = np.frombuffer(vals[np.argmax(counts)].tobytes(), np.uint8)[:3]
+    lab = to_lab(image[..., :3].reshape(-1, 3)).reshape(h, w, 3)
+    close = (np.linalg.norm(lab - to_lab(top[None].astype(float))[0], axis=-1) <= tolerance) & (alpha > 0)
+    if mode == "auto" and close[border].sum() < 0.6 * border.sum():
         return image
-    mask = (key == top).astype(np.uint8)
-    n, lab = cv2.connectedComponents(mask, connectivity=4)
-    touching = np.unique(lab[border & (mask > 0)])
+    n, lab_ids = cv2.connectedComponents(close.astype(np.uint8), connectivity=4)
+    touching = np.unique(lab_ids[border & close])
     out = image.copy()
-    out[np.isin(lab, touching[touching > 0])] = 0
+    out[np.isin(lab_ids, touching[touching > 0])] = 0
     return out
 
 
