@@ -82,7 +82,41 @@ def leader_clusters(lab: np.ndarray, weights: np.ndarray, tau: float, iters: int
         _, labels = np.unique(labels, return_inverse=True)
         k = int(labels.max()) + 1
     _, labels = np.unique(labels, return_inverse=True)
-    return labels.ravel()
+    return merge_close(lab, weights, labels.ravel(), tau)
+
+
+def merge_close(lab: np.ndarray, weights: np.ndarray, labels: np.ndarray, tau: float,
+                max_clusters: int = 2000) -> np.ndarray:
+    """Merge clusters whose (weighted) centres lie closer than ``tau``, closest pair first.
+
+    Leader clustering can split one noisy colour into a core and satellites that
+    drift together in the Lloyd steps; this joins them.
+    """
+    k = int(labels.max()) + 1 if len(labels) else 0
+    if k < 2 or k > max_clusters:
+        return labels
+    w = np.bincount(labels, weights, minlength=k)
+    c = _weighted_means(lab, labels, weights, k)
+    alive = np.ones(k, bool)
+    mapping = np.arange(k)
+    while True:
+        idx = np.flatnonzero(alive)
+        if len(idx) < 2:
+            break
+        d = np.linalg.norm(c[idx][:, None] - c[idx][None], axis=-1)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        if d[i, j] >= tau:
+            break
+        a, b = idx[i], idx[j]
+        if w[a] < w[b]:
+            a, b = b, a
+        c[a] = (c[a] * w[a] + c[b] * w[b]) / (w[a] + w[b])
+        w[a] += w[b]
+        alive[b] = False
+        mapping[mapping == b] = a
+    _, out = np.unique(mapping[labels], return_inverse=True)
+    return out.ravel()
 
 
 def _segment_distance(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -63,20 +63,33 @@ def find_grid(rgba: np.ndarray, config: Config) -> Grid:
 
 
 def auto_merge_radius(cells: Cells, noise: float) -> float:
-    """Merge radius (Lab) from the measured noise: a clean image gives 0.
+    """Merge radius (Lab) from how much estimates of one colour scatter; 0 when clean.
 
-    ``noise`` is the image's per-channel noise level; a cell's colour estimate
-    averages ``n`` samples, so it scatters by about ``noise * sqrt(3 / n)`` (3-D
-    distance); estimates of one true colour then lie within about 2.5 times that
-    of their mean.  The samples' own spread inside cells is a second witness.
+    Pixel art repeats colours in neighbouring cells, so the lower quartile of the
+    CIELAB distances between horizontally or vertically adjacent cells measures the
+    scatter between estimates of the same colour (noise, JPEG, colour wash), not
+    the differences between palette colours.  Estimates of one colour lie within
+    about three times that of each other.  ``noise`` (the image's per-channel noise
+    level, spread over a cell's samples) is a second witness.
     """
     op = cells.rgba[..., 3] > 0
     if not op.any():
         return 0.0
+    if noise < 0.5 and float(np.median(cells.spread[op])) == 0.0:
+        return 0.0  # clean cells: every estimate is exact, merge nothing
+    lab = to_lab(cells.rgb.reshape(-1, 3)).reshape(cells.rgb.shape)
+    d = []
+    if lab.shape[1] > 1:
+        both = op[:, 1:] & op[:, :-1]
+        d.append(np.linalg.norm(lab[:, 1:] - lab[:, :-1], axis=-1)[both])
+    if lab.shape[0] > 1:
+        both = op[1:] & op[:-1]
+        d.append(np.linalg.norm(lab[1:] - lab[:-1], axis=-1)[both])
+    d = np.concatenate(d) if d else np.zeros(0)
+    from_pairs = 3.0 * float(np.percentile(d, 25)) if len(d) >= 8 else 0.0
     n = max(1, cells.n_samples // 2)
     from_noise = 2.5 * noise * np.sqrt(3.0 / n)
-    from_spread = 1.5 * float(np.median(cells.spread[op]))
-    tau = max(from_noise, from_spread)
+    tau = max(from_pairs, from_noise)
     return float(np.clip(tau, 0.0, 15.0)) if tau >= 1.0 else 0.0
 
 

@@ -4,8 +4,8 @@
     python scripts/make_example.py  ->  examples/mushroom.png (native truth, 16x16)
                                         examples/mushroom_degraded.png (the input)
 
-The degraded copy is upscaled by a fractional factor (6.6x) with a bicubic
-filter, cropped off-grid, given mild noise and a JPEG round-trip, so it shows
+The degraded copy is upscaled by a fractional factor (7.3x) with nearest neighbour
+(a fractional factor), cropped off-grid, given mild noise and a JPEG round-trip, so it shows
 everything pixfix undoes: unknown cell size and phase, soft edges, colour noise.
 """
 from __future__ import annotations
@@ -46,9 +46,9 @@ def sprite() -> np.ndarray:
 
 def degrade(img: np.ndarray, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    s = 6.6
+    s = 7.3
     h, w = img.shape[:2]
-    big = cv2.resize(img[..., :3], (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(img[..., :3], (round(w * s), round(h * s)), interpolation=cv2.INTER_NEAREST)
     big = big[3:-2, 4:-1].astype(np.float32) + rng.normal(0, 3.0, big[3:-2, 4:-1].shape)
     big = np.clip(big, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(big, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])

@@ -231,6 +231,7 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     if not supported:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
                        margin=1.0 if not tried else 0.5, candidates=[(float(t[0]), float(t[1])) for t in tried])
+    rivals = [t[1] for t in supported[1:]]
     tried = supported + [t for t in tried if not any(t is u for u in supported)]
     cell, cost, ph, lines, kernel = tried[0]
     refined = False
@@ -246,8 +247,8 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
         k = np.round((inner - inner[0]) / cell)
         if len(np.unique(k)) >= 2:
             cell = float(np.polyfit(k, inner, 1)[0])
-    alt = [t[1] for t in tried[1:]]
-    margin = float(np.clip((min(alt) - cost) / 0.25, 0.0, 1.0)) if alt else 1.0
+    # confidence: how clearly the grid beat the other grids that also sit on edges
+    margin = float(np.clip((min(rivals) - cost) / 0.25, 0.0, 1.0)) if rivals else 1.0
     return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,
                    cost=float(cost), margin=margin, kernel=kernel,
                    candidates=[(float(t[0]), float(t[1])) for t in tried])
