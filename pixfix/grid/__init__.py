@@ -231,7 +231,7 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     if not supported:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
                        margin=1.0 if not tried else 0.5, candidates=[(float(t[0]), float(t[1])) for t in tried])
-    rivals = [t[1] for t in supported[1:]]
+    rivals = [t[1] for t in supported[1:] if abs(t[0] - supported[0][0]) > 0.02 * supported[0][0]]
     tried = supported + [t for t in tried if not any(t is u for u in supported)]
     cell, cost, ph, lines, kernel = tried[0]
     refined = False
