@@ -1,12 +1,19 @@
 """Grid detection: where are the cells of a (degraded) pixel-art image?
 
-Pipeline per axis (see DESIGN.md):
-  1. edge profile (:mod:`.edges`),
-  2. candidate periods from the whitened spectrum, with their harmonics (:mod:`.period`),
-  3. the candidate whose uniform grid best explains the image, by reconstruction
-     error with a price per cell (:mod:`.model`),
-  4. per-line refinement for drifting grids (:mod:`.fit`), kept only when it
-     explains the image better than the uniform grid.
+Per axis (width and height are fitted separately; the other axis's cell size is
+offered as a candidate, so square cells are a prior, not a rule):
+  1. edge profiles (:mod:`.edges`): neighbour differences and ridge centres, on a
+     denoised copy when the image is noisy, with JPEG block borders removed;
+  2. candidate cell sizes (:mod:`.period`): autocorrelation and spectral peaks,
+     their harmonics, and small integer factors, each tuned to sub-pixel precision
+     by climbing the line contrast of its comb;
+  3. evidence: a candidate's lines must carry significantly more edge than the
+     positions between them (:func:`line_contrast`); with none left, the image is
+     native (one pixel per cell);
+  4. the model check (:mod:`.model`) chooses among the survivors by reconstruction
+     error with a price per cell (p vs p/2 vs 2p);
+  5. per-line refinement for drifting grids (:mod:`.fit`), kept only when it
+     explains the image better than the uniform comb.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ import numpy as np
 from .edges import edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
 from .fit import refine_lines
 from .model import axis_cost, best_kernel, row_subset
-from .period import acf_peaks, acf_value, autocorrelation, phase, refine_period, top_periods, uniform_lines
+from .period import acf_peaks, acf_value, autocorrelation, phase, top_periods, uniform_lines
 
 __all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles"]
 

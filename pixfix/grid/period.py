@@ -106,12 +106,6 @@ def acf_peaks(acf: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> 
     return best if first in best else best + [first]
 
 
-def score_at(periods: np.ndarray, scores: np.ndarray, q: float) -> float:
-    """Best score within +-1% of period ``q``."""
-    sel = np.abs(periods - q) <= 0.01 * q
-    return float(scores[sel].max()) if sel.any() else float("-inf")
-
-
 def top_periods(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> list[tuple[float, float]]:
     """The ``k`` strongest local maxima of the period score as ``(period, score)``, best first."""
     periods, scores = period_scores(profile, min_cell, max_cell)
@@ -132,45 +126,6 @@ def top_periods(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 
                 p *= float(np.exp(0.002 * 0.5 * (a - c) / den))
         out.append((p, float(scores[i])))
     return out
-
-
-def refine_period(profile: np.ndarray, p: float, span: float = 0.04, n: int = 41) -> float:
-    """Maximise the DTFT power of the first harmonics near ``p`` directly (no FFT grid):
-    autocorrelation peaks sit on integer lags, a grid of 7.3 px cells needs better."""
-    e = np.asarray(profile[1:-1], np.float64)
-    e = e - e.mean()
-    b = np.arange(1, len(e) + 1, dtype=np.float64)
-    cand = p * np.linspace(1 - span, 1 + span, n)
-    nh = max(1, min(2, int(np.floor(cand.min() / 2))))
-    total = np.zeros(n)
-    for h in range(1, nh + 1):
-        ph = np.exp(-2j * np.pi * h * np.outer(1.0 / cand, b))
-        total += np.abs(ph @ e) ** 2
-    return float(cand[int(np.argmax(total))])
-
-
-def comb_score(profile: np.ndarray, q: float, step: float = 0.25) -> tuple[float, float]:
-    """Time-domain comb test: the mean edge strength on the comb ``phi + k*q`` at its best
-    phase, relative to the mean strength (and that phase).
-
-    Complements the spectrum: ``q = p/2`` or ``p/3`` puts comb teeth inside cells
-    (where the profile is low) and scores well below ``p``; ``2p`` scores like ``p``
-    and is left to the reconstruction test.  A +-1 px tolerance absorbs rounding.
-    """
-    e = np.asarray(profile, np.float64)
-    n = len(e) - 1
-    base = float(e[1:-1].mean()) if n > 1 else 0.0
-    if base <= 0:
-        return 0.0, 0.0
-    e = maximum_filter1d(e, 3, mode="nearest")
-    phis = np.arange(0.0, q, step)
-    k = np.arange(int(np.ceil(n / q)) + 1)
-    pos = phis[:, None] + q * k[None, :]
-    ok = (pos >= 1) & (pos <= n - 1)
-    vals = np.interp(pos, np.arange(n + 1), e) * ok
-    mean = vals.sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
-    i = int(np.argmax(mean))
-    return float(mean[i] / base), float(phis[i])
 
 
 def phase(profile: np.ndarray, p: float) -> float:
