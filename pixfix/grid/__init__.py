@@ -25,7 +25,7 @@ import numpy as np
 from .edges import edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
 from .fit import refine_lines
 from .model import axis_cost, best_kernel, row_subset
-from .period import acf_peaks, acf_value, autocorrelation, phase, top_periods, uniform_lines
+from .period import acf_peaks, acf_value, autocorrelation, comb_scan, phase, top_periods, uniform_lines
 
 __all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles"]
 
@@ -173,6 +173,8 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     if ridges is not None and max_cell >= 2.0:
         cands += [q for q in _axis_candidates(ridges, min_cell, max_cell)
                   if not any(abs(q - c) <= 0.02 * c for c in cands)]
+        cands += [q for q, _ in comb_scan(ridges, max(min_cell, 2.0), max_cell)
+                  if not any(abs(q - c) <= 0.01 * c for c in cands)]
     # square cells are a prior, not a rule: the other axis's cell size is a candidate
     cands += [q for q in extra if 2.0 <= q <= max_cell and not any(abs(q - c) <= 0.005 * c for c in cands)]
     def evidence(q: float) -> tuple[float, float, np.ndarray]:
