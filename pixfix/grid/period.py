@@ -157,7 +157,7 @@ def finish_lines(inner: np.ndarray, p: float, length: int, min_partial: float = 
 
 
 def comb_scan(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3,
-              step: float = 0.005) -> list[tuple[float, float]]:
+              step: float = 0.01) -> list[tuple[float, float]]:
     """Dense scan of cell sizes by comb contrast; the ``k`` best local maxima as (size, z).
 
     For each size the comb takes its DTFT phase and scores how far the profile on
@@ -195,7 +195,7 @@ def comb_scan(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3,
         if len(off) < 2:
             continue
         zs[i] = (src[pos].mean() - off.mean()) / (off.std() / np.sqrt(len(pos)) + 1e-9 * (abs(e).mean() + 1e-12))
-    peak = (zs == maximum_filter1d(zs, 9, mode="nearest")) & np.isfinite(zs)
+    peak = (zs == maximum_filter1d(zs, 5, mode="nearest")) & np.isfinite(zs)
     idx = np.flatnonzero(peak)
     idx = idx[np.argsort(-zs[idx])][:k]
     return [(float(qs[i]), float(zs[i])) for i in idx]
