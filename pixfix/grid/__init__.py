@@ -210,20 +210,6 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
         if blocky and _on_jpeg_blocks(lines):
             continue  # indistinguishable from the codec's own block grid
         combs.append((q, ph, lines))
-    tried = []
-    for q, ph0, lines0 in combs:
-        # each grid is judged with the resampling kernel that suits it best
-        kernel = best_kernel(feats, lines0, floor)[0]
-        # the comb phase can sit off the true boundaries by a fraction of a cell on
-        # smooth images; try a few shifts and keep the best-explaining one
-        best = None
-        for shift in (0.0, -0.25, 0.25):
-            ph = (ph0 + shift * q) % q
-            lines = uniform_lines(ph, q, length, min_partial)
-            c = axis_cost(feats, lines, penalty, kernel, floor)
-            if best is None or c < best[1]:
-                best = (q, c, ph, lines, kernel)
-        tried.append(best)
     def has_grid(lines: np.ndarray, q: float) -> bool:
         # edges must sit on the lines: strong contrast on the edge profile, or on the
         # ridge profile (smooth upscales spread edges over the whole cell)
@@ -231,17 +217,31 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
             return True
         return ridges is not None and line_contrast(ridges, lines, q) >= Z_NATIVE
 
+    def judged(q: float, ph0: float, lines0: np.ndarray) -> tuple:
+        # each grid is judged with the resampling kernel that suits it best; the comb
+        # phase can sit off the true boundaries by a fraction of a cell on smooth
+        # images, so a few shifts are tried and the best-explaining one kept
+        kernel = best_kernel(feats, lines0, floor)[0]
+        best = None
+        for shift in (0.0, -0.25, 0.25):
+            ph = (ph0 + shift * q) % q
+            lines = uniform_lines(ph, q, length, min_partial)
+            c = axis_cost(feats, lines, penalty, kernel, floor)
+            if best is None or c < best[1]:
+                best = (q, c, ph, lines, kernel)
+        return best
+
     # a candidate must first show its lines in the edges; the model check then
-    # chooses among the survivors (harmonics, kernels)
-    tried.sort(key=lambda t: t[1])
-    supported = [t for t in tried if has_grid(t[3], t[0])]
-    if not supported and min_cell > 1.0 and tried:
-        supported = tried
-    if not supported:
+    # chooses among the survivors (harmonics, kernels) and only they are modelled
+    shown = [c for c in combs if has_grid(c[2], c[0])]
+    if not shown and min_cell > 1.0:
+        shown = combs
+    if not shown:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
-                       margin=1.0 if not tried else 0.5, candidates=[(float(t[0]), float(t[1])) for t in tried])
+                       margin=1.0 if not combs else 0.5, candidates=[(float(c[0]), float("nan")) for c in combs])
+    supported = sorted((judged(*c) for c in shown), key=lambda t: t[1])
+    tried = supported
     rivals = [t[1] for t in supported[1:] if abs(t[0] - supported[0][0]) > 0.02 * supported[0][0]]
-    tried = supported + [t for t in tried if not any(t is u for u in supported)]
     cell, cost, ph, lines, kernel = tried[0]
     refined = False
     if refine:
