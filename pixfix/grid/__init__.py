@@ -25,9 +25,9 @@ import numpy as np
 from .edges import edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
 from .fit import refine_lines
 from .model import axis_cost, best_kernel, row_subset
-from .period import acf_peaks, acf_value, autocorrelation, comb_scan, phase, top_periods, uniform_lines
+from .period import acf_peaks, acf_value, autocorrelation, comb_scan, line_contrast, phase, top_periods, uniform_lines
 
-__all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles"]
+__all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles", "line_contrast"]
 
 
 @dataclass
@@ -108,35 +108,6 @@ def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
         if not any(abs(q - c) <= 0.02 * c for c in cands):
             cands.append(float(q))
     return cands
-
-
-def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float) -> float:
-    """z-score of the edge strength on ``lines`` against everywhere else.
-
-    A real grid puts edges on its lines and (almost) none between them; in a native
-    image, or one without a grid, a comb picks up no more edge than any other
-    positions.  Strength on a line is the max over +-1 px (rounding, drift) when
-    cells are wide enough to leave positions between the lines.
-    """
-    e = np.asarray(profile, np.float64)
-    n = len(e) - 1
-    inner = lines[(lines > 0) & (lines < n)]
-    if len(inner) < 2:
-        return 0.0
-    tol = (-1, 0, 1) if cell >= 5 else (0,)
-    near = np.zeros(n + 1, bool)
-    for d in tol:
-        near[np.clip(inner + d, 0, n)] = True
-    near[[0, n]] = True
-    if len(tol) == 3:  # compare like with like: the +-1 px maximum on and off the lines
-        e = np.maximum(np.maximum(np.roll(e, 1), e), np.roll(e, -1))
-    others = e[~near]
-    if len(others) < 2:
-        return 0.0
-    on = e[inner]
-    # null hypothesis: line strengths are drawn like all other positions
-    se = others.std() / np.sqrt(len(inner)) + 1e-6 * (abs(e).mean() + 1e-12)
-    return float((on.mean() - others.mean()) / se)
 
 
 #: significance (z) a grid's lines need over the rest of the profile for the image

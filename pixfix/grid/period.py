@@ -156,6 +156,38 @@ def finish_lines(inner: np.ndarray, p: float, length: int, min_partial: float = 
     return lines
 
 
+def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float,
+                  widened: np.ndarray | None = None) -> float:
+    """z-score of the edge strength on ``lines`` against everywhere else.
+
+    A real grid puts edges on its lines and (almost) none between them; in a native
+    image, or one without a grid, a comb picks up no more edge than any other
+    positions.  Strength on a line is the max over +-1 px (rounding, drift) when
+    cells are wide enough (>= 5 px) to leave positions between the lines; the
+    positions between lines are then widened the same way (like with like).
+    ``widened`` may pass that +-1 px maximum of ``profile`` precomputed.
+    """
+    e = np.asarray(profile, np.float64)
+    n = len(e) - 1
+    inner = lines[(lines > 0) & (lines < n)]
+    if len(inner) < 2:
+        return 0.0
+    wide = cell >= 5
+    near = np.zeros(n + 1, bool)
+    near[inner] = True
+    if wide:
+        near[np.clip(inner - 1, 0, n)] = True
+        near[np.clip(inner + 1, 0, n)] = True
+        e = widened if widened is not None else maximum_filter1d(e, 3, mode="constant")
+    near[[0, n]] = True
+    others = e[~near]
+    if len(others) < 2:
+        return 0.0
+    # null hypothesis: line strengths are drawn like all other positions
+    se = others.std() / np.sqrt(len(inner)) + 1e-6 * (abs(e).mean() + 1e-12)
+    return float((e[inner].mean() - others.mean()) / se)
+
+
 def comb_scan(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3,
               step: float = 0.01) -> list[tuple[float, float]]:
     """Dense scan of cell sizes by comb contrast; the ``k`` best local maxima as (size, z).
@@ -180,21 +212,8 @@ def comb_scan(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3,
     zs = np.full(len(qs), -np.inf)
     for i, (q, ph) in enumerate(zip(qs, phases)):
         pos = np.round(ph + q * np.arange(int(np.ceil(-ph / q)), int(np.floor((n - ph) / q)) + 1)).astype(np.int64)
-        pos = pos[(pos > 0) & (pos < n)]
-        if len(pos) < 2:
-            continue
-        wide = q >= 5
-        near = np.zeros(n + 1, bool)
-        near[pos] = True
-        if wide:
-            near[np.clip(pos - 1, 0, n)] = True
-            near[np.clip(pos + 1, 0, n)] = True
-        near[[0, n]] = True
-        src = emax if wide else e
-        off = src[~near]
-        if len(off) < 2:
-            continue
-        zs[i] = (src[pos].mean() - off.mean()) / (off.std() / np.sqrt(len(pos)) + 1e-9 * (abs(e).mean() + 1e-12))
+        if len(pos) >= 2:
+            zs[i] = line_contrast(e, pos, q, emax)
     peak = (zs == maximum_filter1d(zs, 5, mode="nearest")) & np.isfinite(zs)
     idx = np.flatnonzero(peak)
     idx = idx[np.argsort(-zs[idx])][:k]
