@@ -249,7 +249,11 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     # model check below still sees the original pixels).  Clean 8-bit art, native
     # or upscaled, repeats exact values between neighbours; noise never does, so
     # dense clean detail is not mistaken for noise.
-    noisy = sigma > 1.0 and exact_repeats(rgba) < 0.02
+    repeats = exact_repeats(rgba)
+    noisy = sigma > 1.0 and repeats < 0.02
+    # native pixel art is stored losslessly and repeats exact values; an image that
+    # (almost) never does was resampled or compressed, so it has cells > 1 px
+    floor_cell = min_cell if repeats >= 0.02 else max(min_cell, 2.0)
     sm = cv2.GaussianBlur(feats, (0, 0), min(2.0, 0.4 * sigma)) if noisy else feats
     px, py = edge_profiles(sm, edge_method)
     rx, ry = edge_profiles(sm, "nms")
@@ -262,10 +266,10 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     cols = row_subset(w, h)
     fx_feats = feats[rows]
     fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
-    fx = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx, blocky=blocky)
-    fy = _fit_axis(fy_feats, py, sigma, min_cell, max_cell, refine, penalty, min_partial, ry, (fx.cell,), blocky)
+    fx = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, rx, blocky=blocky)
+    fy = _fit_axis(fy_feats, py, sigma, floor_cell, max_cell, refine, penalty, min_partial, ry, (fx.cell,), blocky)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(fx_feats, px, sigma, min_cell, max_cell, refine, penalty, min_partial, rx, (fy.cell,), blocky)
+        fx2 = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, rx, (fy.cell,), blocky)
         if fx2.cost < fx.cost - 1e-9:
             fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma))
