@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import typer
 
 from .config import Config, ConfigError, load_config, to_yaml
@@ -45,7 +46,7 @@ def _parse_cell(text: Optional[str]) -> tuple[Optional[float], Optional[float]]:
     return None, None
 
 
-def _read_palette(path: Path) -> "object":
+def _read_palette(path: Path) -> np.ndarray:
     try:
         return parse_palette(path.read_text(encoding="utf-8", errors="replace"), path.suffix)
     except OSError as exc:
