@@ -68,6 +68,20 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class PixelateConfig:
+    width: Optional[int] = None         # output width in pixels
+    height: Optional[int] = None        # output height in pixels
+    cell: Optional[float] = None        # source pixels per output pixel
+    colors: Optional[int] = 16          # palette size (ignored with a fixed palette)
+    palette: Optional[str] = None       # fixed palette: a file or a built-in name (pico-8, ...)
+    dither: str = "none"                # none | ordered | floyd-steinberg
+    outline: float = 1.0                # contrast-aware outline expansion strength (0 = off)
+    generator: Optional[str] = None     # CycleGAN ResNet generator state dict (.pth)
+    device: str = "auto"                # auto | cpu | cuda
+    tile: int = 512                     # generator tile size in px (tiles overlap)
+
+
+@dataclass(frozen=True)
 class Config:
     input: InputConfig = field(default_factory=InputConfig)
     grid: GridConfig = field(default_factory=GridConfig)
@@ -75,6 +89,7 @@ class Config:
     palette: PaletteConfig = field(default_factory=PaletteConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    pixelate: PixelateConfig = field(default_factory=PixelateConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -83,6 +98,8 @@ class Config:
 CHOICES = {
     ("grid", "edges"): ("diff", "sobel", "canny"),
     ("background", "mode"): ("keep", "transparent", "auto"),
+    ("pixelate", "dither"): ("none", "ordered", "floyd-steinberg"),
+    ("pixelate", "device"): ("auto", "cpu", "cuda"),
 }
 RANGES = {
     ("input", "max_pixels"): (1, None),
@@ -99,6 +116,12 @@ RANGES = {
     ("palette", "merge"): (0, None),
     ("palette", "rare"): (0, 1),
     ("output", "scale"): (1, 64),
+    ("pixelate", "width"): (1, 4096),
+    ("pixelate", "height"): (1, 4096),
+    ("pixelate", "cell"): (1, None),
+    ("pixelate", "colors"): (2, 256),
+    ("pixelate", "outline"): (0, 4),
+    ("pixelate", "tile"): (64, 4096),
 }
 
 
