@@ -1,7 +1,8 @@
 """Typed configuration for every stage, loaded from YAML over the defaults.
 
-``configs/default.yaml`` documents every key; the dataclasses below hold the
-same defaults so the library works without any file.  ``load_config`` merges,
+``configs/default.yaml`` documents every key and is the only place defaults
+are written: the dataclasses below take their field defaults from it at import
+(see ``_section``), so code and documentation cannot disagree.  ``load_config`` merges,
 in order: defaults, a YAML file or preset name, then ``key.sub=value``
 overrides.  Unknown keys, wrong types and out-of-range values raise
 :class:`ConfigError` with one line per problem (and a "did you mean").
@@ -21,78 +22,6 @@ PRESET_DIR = Path(__file__).resolve().parent / "configs"
 
 class ConfigError(ValueError):
     """A configuration problem, with a message meant for the user."""
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    max_pixels: int = 100_000_000       # refuse larger images before decoding them
-
-
-@dataclass(frozen=True)
-class GridConfig:
-    cell: Optional[float] = None        # manual cell width (skips detection)
-    cell_y: Optional[float] = None      # manual cell height (default: same as cell)
-    min_cell: float = 1.0               # 1 lets an image be judged native
-    max_cell: float = 64.0
-    edges: str = "diff"                 # diff | sobel | canny
-    refine: bool = True                 # per-line refinement for drifting grids
-    cell_penalty: float = 2.0           # model price per cell and channel (harmonic choice)
-    min_partial: float = 0.5            # keep border cells at least this share of a cell
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    inner: float = 0.25                 # ignore this share of the cell width at each border
-    max_points: int = 5                 # sample lattice per axis
-    keep: float = 0.5                   # trimmed mean: share of samples nearest the median
-
-
-@dataclass(frozen=True)
-class PaletteConfig:
-    colors: Optional[int] = None        # cap on colours (None: automatic)
-    merge: Optional[float] = None       # merge radius in Lab (None: from measured noise)
-    rare: float = 0.002                 # clusters under this share of cells may be folded
-    file: Optional[str] = None          # fixed palette (.gpl .hex .txt .pal)
-
-
-@dataclass(frozen=True)
-class BackgroundConfig:
-    mode: str = "keep"                  # keep | transparent | auto
-
-
-@dataclass(frozen=True)
-class OutputConfig:
-    scale: int = 1                      # also write a nearest-neighbour preview at this scale (>1)
-    indexed: bool = True                # indexed PNG when <= 256 colours
-    debug: bool = False                 # write overlay, cells and JSON sidecar
-
-
-@dataclass(frozen=True)
-class PixelateConfig:
-    width: Optional[int] = None         # output width in pixels
-    height: Optional[int] = None        # output height in pixels
-    cell: Optional[float] = None        # source pixels per output pixel
-    colors: Optional[int] = 16          # palette size (ignored with a fixed palette)
-    palette: Optional[str] = None       # fixed palette: a file or a built-in name (pico-8, ...)
-    dither: str = "none"                # none | ordered | floyd-steinberg
-    outline: float = 1.0                # contrast-aware outline expansion strength (0 = off)
-    generator: Optional[str] = None     # CycleGAN ResNet generator state dict (.pth)
-    device: str = "auto"                # auto | cpu | cuda
-    tile: int = 512                     # generator tile size in px (tiles overlap)
-
-
-@dataclass(frozen=True)
-class Config:
-    input: InputConfig = field(default_factory=InputConfig)
-    grid: GridConfig = field(default_factory=GridConfig)
-    sample: SampleConfig = field(default_factory=SampleConfig)
-    palette: PaletteConfig = field(default_factory=PaletteConfig)
-    background: BackgroundConfig = field(default_factory=BackgroundConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-    pixelate: PixelateConfig = field(default_factory=PixelateConfig)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 CHOICES = {
@@ -122,6 +51,10 @@ RANGES = {
     ("pixelate", "colors"): (2, 256),
     ("pixelate", "outline"): (0, 4),
     ("pixelate", "tile"): (64, 4096),
+    ("check", "max_colors"): (1, 65536),
+    ("check", "blend_colors"): (0, None),
+    ("check", "blend_share"): (0, 1),
+    ("check", "blend_tolerance"): (0, 100),
 }
 
 
@@ -150,6 +83,122 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected text, got {value!r}")
         return value
     return value
+
+
+def _read_defaults() -> dict:
+    """``configs/default.yaml``: the one place where default values are written down."""
+    with open(PRESET_DIR / "default.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+DEFAULTS: dict = _read_defaults()
+
+
+def _section(name: str):
+    """Make ``cls`` a frozen dataclass whose field defaults are ``default.yaml``'s ``name:`` section.
+
+    The classes below declare only names and types, so a default cannot drift
+    from the documented file: a key missing on either side, or a default of the
+    wrong type, fails at import time (and therefore in every test).
+    """
+    def wrap(cls: type) -> type:
+        values = DEFAULTS.get(name)
+        names = list(cls.__annotations__)
+        if not isinstance(values, dict) or set(values) != set(names):
+            got = set(values) if isinstance(values, dict) else set()
+            raise RuntimeError(f"configs/default.yaml section '{name}' does not match {cls.__name__}: "
+                               f"missing {sorted(set(names) - got)}, unknown {sorted(got - set(names))}")
+        hints = get_type_hints(cls)
+        for key in names:
+            setattr(cls, key, _coerce(values[key], hints[key], f"default.yaml {name}.{key}"))
+        return dataclass(frozen=True)(cls)
+    return wrap
+
+
+# Field comments are short reminders; the documented defaults live in configs/default.yaml.
+
+@_section("input")
+class InputConfig:
+    max_pixels: int                     # refuse larger images before decoding them
+
+
+@_section("grid")
+class GridConfig:
+    cell: Optional[float]               # manual cell width (skips detection)
+    cell_y: Optional[float]             # manual cell height (default: same as cell)
+    min_cell: float                     # 1 lets an image be judged native
+    max_cell: float
+    edges: str                          # diff | sobel | canny
+    refine: bool                        # per-line refinement for drifting grids
+    cell_penalty: float                 # model price per cell and channel (harmonic choice)
+    min_partial: float                  # keep border cells at least this share of a cell
+
+
+@_section("sample")
+class SampleConfig:
+    inner: float                        # ignore this share of the cell width at each border
+    max_points: int                     # sample lattice per axis
+    keep: float                         # trimmed mean: share of samples nearest the median
+
+
+@_section("palette")
+class PaletteConfig:
+    colors: Optional[int]               # cap on colours (None: automatic)
+    merge: Optional[float]              # merge radius in Lab (None: from measured noise)
+    rare: float                         # clusters under this share of cells may be folded
+    file: Optional[str]                 # fixed palette (.gpl .hex .txt .pal)
+
+
+@_section("background")
+class BackgroundConfig:
+    mode: str                           # keep | transparent | auto
+
+
+@_section("output")
+class OutputConfig:
+    scale: int                          # also write a nearest-neighbour preview at this scale (>1)
+    indexed: bool                       # indexed PNG when <= 256 colours
+    debug: bool                         # write overlay, cells and JSON sidecar
+
+
+@_section("pixelate")
+class PixelateConfig:
+    width: Optional[int]                # output width in pixels
+    height: Optional[int]               # output height in pixels
+    cell: Optional[float]               # source pixels per output pixel
+    colors: Optional[int]               # palette size (ignored with a fixed palette)
+    palette: Optional[str]              # fixed palette: a file or a built-in name (pico-8, ...)
+    dither: str                         # none | ordered | floyd-steinberg
+    outline: float                      # contrast-aware outline expansion strength (0 = off)
+    generator: Optional[str]            # CycleGAN ResNet generator state dict (.pth)
+    device: str                         # auto | cpu | cuda
+    tile: int                           # generator tile size in px (tiles overlap)
+
+
+@_section("check")
+class CheckConfig:
+    max_colors: Optional[int]           # `pixfix check`: more colours than this is a problem
+    palette: Optional[str]              # every colour must be in this palette (file or name)
+    semi_transparent: bool              # allow 0 < alpha < 255
+    upscaled: bool                      # flag images whose pixels are blocks of cells > 1 px
+    blend_colors: int                   # flag anti-aliasing when more blend colours than this
+    blend_share: float                  # a blend colour covers at most this share of the pixels
+    blend_tolerance: float              # Lab distance from the line between the two neighbours
+
+
+@dataclass(frozen=True)
+class Config:
+    input: InputConfig = field(default_factory=InputConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    palette: PaletteConfig = field(default_factory=PaletteConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    pixelate: PixelateConfig = field(default_factory=PixelateConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def _build(cls: type, data: dict, prefix: str, errors: list[str]) -> Any:

@@ -107,7 +107,7 @@ def test_usage_errors_exit_2(sprite_png):
 
 def test_never_overwrites_input(sprite_png):
     r = runner.invoke(app, ["restore", str(sprite_png), "-o", str(sprite_png)])
-    assert r.exit_code == 1 and "overwrite the input" in r.output
+    assert r.exit_code == 2 and "overwrite the input" in r.output  # refused before any work
     assert read_rgba(sprite_png).shape == (72, 72, 4)
 
 

@@ -1,0 +1,1 @@
+"""One module per batch subcommand; :mod:`pixfix.cli` registers them on the typer app."""
