@@ -44,6 +44,7 @@ from .config import Config, PixelateConfig
 DEFAULT_LONG_SIDE = 64
 INNER = 0.25            # share of the cell at each border that is not sampled
 MAX_SAMPLES = 5         # sample lattice per axis and cell
+PRESHRINK_CELL = 8      # cells larger than 2x this are first area-reduced towards it
 FS_STRENGTH = 0.8       # share of the quantisation error Floyd-Steinberg passes on
 FIT_LIMIT = 60_000      # k-means fits on at most this many cells (then assigns all)
 
@@ -111,7 +112,7 @@ def outline_weights(rgba: np.ndarray, cell: tuple[float, float], strength: float
                     min_contrast: float = 24.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Contrast-aware expansion maps for cell size ``(cy, cx)``.
 
-    Returns ``(w_dark, w_light, darkest, lightest)``: per-pixel weights in 0..1 that
+    Returns ``(w_dark, w_light, darkest, lightest)``: per-pixel uint8 weights (255 = 1) that
     pull a pixel towards the darkest / lightest colour within about
     ``strength * cell / 2``, and those two colour maps (per-channel erosion and
     dilation, float32 RGB).  Transparent pixels never supply a colour.
@@ -120,7 +121,7 @@ def outline_weights(rgba: np.ndarray, cell: tuple[float, float], strength: float
     rgb = rgba[..., :3]
     opaque = rgba[..., 3] >= 128
     all_opaque = bool(opaque.all())
-    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    grey = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
     g_lo = grey if all_opaque else np.where(opaque, grey, 255).astype(np.uint8)   # ignored by min
     g_hi = grey if all_opaque else np.where(opaque, grey, 0).astype(np.uint8)     # ignored by max
 
@@ -128,18 +129,19 @@ def outline_weights(rgba: np.ndarray, cell: tuple[float, float], strength: float
     k_thin = _rect(_odd(max(3.0, 0.6 * cx)), _odd(max(3.0, 0.6 * cy)))
     closing = cv2.erode(cv2.dilate(g_hi, k_thin), k_thin)
     opening = cv2.dilate(cv2.erode(g_lo, k_thin), k_thin)
-    g = grey.astype(np.float32)
-    dark = np.maximum(closing.astype(np.float32) - g, 0)
-    light = np.maximum(g - opening.astype(np.float32), 0)
+    # all in saturating uint8 arithmetic (OpenCV SIMD): weights are 0..255
+    dark = cv2.subtract(closing, grey)
+    light = cv2.subtract(grey, opening)
     # local contrast over about two cells: a real thin line spans most of it, ringing
     # and texture noise only a small share
     k_big = _rect(_odd(2 * cx + 1), _odd(2 * cy + 1))
-    span = cv2.dilate(g_hi, k_big).astype(np.float32) - cv2.erode(g_lo, k_big).astype(np.float32)
-    span = np.maximum(span, 1.0)
-    absolute = np.float32(1.0 / min_contrast)
+    span = cv2.max(cv2.subtract(cv2.dilate(g_hi, k_big), cv2.erode(g_lo, k_big)), 1)
 
     def weight(top: np.ndarray) -> np.ndarray:
-        w = np.clip((top / span - 0.35) * 2.5, 0, 1) * np.clip(top * absolute, 0, 1)
+        share = cv2.divide(top, span, scale=255.0)                      # top / span
+        w_share = cv2.multiply(cv2.subtract(share, 89), 2.5)            # (share - 0.35) * 2.5
+        w_abs = cv2.multiply(top, 255.0 / min_contrast)                  # top / min_contrast
+        w = cv2.multiply(w_share, w_abs, scale=1 / 255.0)
         if not all_opaque:
             w[~opaque] = 0
         return w
@@ -151,18 +153,13 @@ def outline_weights(rgba: np.ndarray, cell: tuple[float, float], strength: float
     k_grow = _rect(2 * int(round(r_x)) + 1, 2 * int(round(r_y)) + 1)
     wd = cv2.dilate(wd, k_grow)
     wl = cv2.dilate(wl, k_grow)
-    if all_opaque:
-        darkest = cv2.erode(rgb, k_grow)
-        lightest = cv2.dilate(rgb, k_grow)
+    if all_opaque:                              # on RGBA (contiguous, no copy); alpha is ignored
+        darkest = cv2.erode(rgba, k_grow)[..., :3]
+        lightest = cv2.dilate(rgba, k_grow)[..., :3]
     else:
         op3 = opaque[..., None]
         darkest = cv2.erode(np.where(op3, rgb, 255).astype(np.uint8), k_grow)
         lightest = cv2.dilate(np.where(op3, rgb, 0).astype(np.uint8), k_grow)
-    both = wd + wl
-    over = both > 1
-    if over.any():
-        wd[over] /= both[over]
-        wl[over] /= both[over]
     return wd, wl, darkest, lightest
 
 
@@ -195,7 +192,10 @@ def downscale(rgba: np.ndarray, out_h: int, out_w: int, outline: float = 0.0) ->
     s = rgba[gy, gx].astype(np.float32)                      # (out_h*ky, out_w*kx, 4)
     if outline > 0 and min(cx, cy) >= 2:
         wd, wl, dk, lt = outline_weights(rgba, (cy, cx), outline)
-        a, b = wd[gy, gx][..., None], wl[gy, gx][..., None]
+        a = wd[gy, gx][..., None] * np.float32(1 / 255)
+        b = wl[gy, gx][..., None] * np.float32(1 / 255)
+        both = np.maximum(a + b, 1.0)           # thin dark and light at once: share the pull
+        a, b = a / both, b / both
         rgb = s[..., :3]
         s[..., :3] = rgb + a * (dk[gy, gx] - rgb) + b * (lt[gy, gx] - rgb)
     # (out_h, out_w, m, 4) samples per cell
@@ -222,6 +222,29 @@ def downscale(rgba: np.ndarray, out_h: int, out_w: int, outline: float = 0.0) ->
     rgba_out[..., 3] = np.where(opaque, 255, 0)
     rgba_out[~opaque, :3] = 0
     return rgba_out
+
+
+def preshrink(rgba: np.ndarray, out_h: int, out_w: int, target: int = PRESHRINK_CELL) -> np.ndarray:
+    """Area-reduce very large inputs by an integer factor so cells stay about ``target`` px.
+
+    Bounds time and memory for big photos going to small outputs (a 24 MP photo to
+    128 px wide), where a detail one source pixel wide could not show anyway.
+    Colours are averaged with premultiplied alpha, so transparent pixels' hidden
+    RGB does not bleed into opaque edges.  Smaller reductions return the input.
+    """
+    h, w = rgba.shape[:2]
+    f = int(min(h / out_h, w / out_w) // target)
+    if f < 2:
+        return rgba
+    size = (max(out_w, -(-w // f)), max(out_h, -(-h // f)))
+    a = rgba[..., 3:4].astype(np.float32)
+    if (a == 255).all():
+        return cv2.resize(rgba, size, interpolation=cv2.INTER_AREA)
+    pm = np.concatenate([rgba[..., :3].astype(np.float32) * a, a], axis=2)
+    r = cv2.resize(pm, size, interpolation=cv2.INTER_AREA)
+    alpha = r[..., 3:4]
+    rgb = r[..., :3] / np.maximum(alpha, 1e-6)
+    return np.clip(np.round(np.concatenate([rgb, alpha], axis=2)), 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------ 3. palette
@@ -369,7 +392,7 @@ def pixelate(rgba: np.ndarray, cfg: Optional[PixelateConfig] = None,
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     oh, ow = output_size(*rgba.shape[:2], cfg)
-    before = downscale(rgba, oh, ow, cfg.outline)
+    before = downscale(preshrink(rgba, oh, ow), oh, ow, cfg.outline)
     times["downscale"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -289,3 +289,26 @@ def test_pixelate_image_without_generator_is_classical():
     img = photo(60, 80)
     cfg = PixelateConfig(width=20, colors=6)
     assert np.array_equal(pixelate_image(img, cfg).image, pixelate(img, cfg).image)
+
+
+def test_pixelate_imports_and_runs_without_torch():
+    """The classical path needs no PyTorch; the generator path then says how to get it."""
+    import subprocess
+    import sys
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from pixfix.config import PixelateConfig\n"
+        "from pixfix.pixelate import pixelate, pixelate_image\n"
+        "from pixfix.generator import GeneratorError, load_generator\n"
+        "img = np.full((32, 32, 4), 200, np.uint8)\n"
+        "assert pixelate(img, PixelateConfig(width=8)).image.shape == (8, 8, 4)\n"
+        "try:\n"
+        "    load_generator('x.pth')\n"
+        "except GeneratorError as e:\n"
+        "    assert \"pip install 'pixfix[gan]'\" in str(e), str(e)\n"
+        "    print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
