@@ -245,7 +245,7 @@ def run(kind: str, tasks: Sequence[Task], config: Config, fixed_palette: Optiona
     if backend == "dask":
         if client is None:
             raise UsageError("--backend dask needs --scheduler ADDRESS")
-        with parallel_config(backend="dask", wait_for_workers_timeout=30):
+        with parallel_config(backend="dask", client=client, wait_for_workers_timeout=30):
             par = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)
             yield from par(delayed(_indexed_task)(i, a) for i, a in enumerate(args))
         return

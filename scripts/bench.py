@@ -7,7 +7,11 @@
 2. restores every input with pixfix on one core, timing each case,
 3. scores the outputs with ``score.py`` (accuracy per kind),
 4. prints speed: median ms per case, megapixels per second, and the time for a
-   1024x1024 AI-like input.
+   1024x1024 AI-like input;
+5. with ``--batch`` (or ``--batch-only``): runs the batch machinery
+   (``pixfix.batch``) over the case inputs with 1 and 2 workers (``--jobs``)
+   and prints files per second, the speed-up, start-up and orchestration
+   overhead, and peak memory per worker.
 """
 from __future__ import annotations
 
@@ -61,6 +65,10 @@ def main() -> None:
     ap.add_argument("--cases", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--kinds", nargs="*", default=None)
+    ap.add_argument("--batch", action="store_true", help="also measure batch throughput with several workers")
+    ap.add_argument("--batch-only", action="store_true", help="only the batch measurement")
+    ap.add_argument("--jobs", type=int, nargs="*", default=[1, 2], help="worker counts for --batch")
+    ap.add_argument("--repeat", type=int, default=1, help="batch runs per worker count (best is kept)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
 
@@ -74,6 +82,9 @@ def main() -> None:
             cmd += ["--kinds", *args.kinds]
         subprocess.run(cmd, check=True)
     out.mkdir(parents=True, exist_ok=True)
+    if args.batch_only:
+        batch_bench(cases / "input", out / "_batch", args.jobs, args.repeat)
+        return
 
     records = [json.loads(line) for line in open(cases / "cases.jsonl")]
     secs, mps = [], []
@@ -99,6 +110,60 @@ def main() -> None:
     print(f"speed: median {1000 * np.median(secs):.1f} ms/case, p90 {1000 * np.percentile(secs, 90):.1f} ms, "
           f"{np.sum([r['input_w'] * r['input_h'] for r in records]) / 1e6 / np.sum(secs):.2f} MP/s overall, "
           f"1024x1024 AI-like: {1000 * t_big:.0f} ms (one core)")
+    if args.batch:
+        batch_bench(cases / "input", out / "_batch", args.jobs, args.repeat)
+
+
+def batch_bench(inputs: Path, out: Path, jobs: list[int], repeat: int = 1) -> dict:
+    """Files per second through ``pixfix.batch`` with each worker count, overheads and memory."""
+    import shutil
+
+    from pixfix.batch import execute, plan
+    from pixfix.config import Config
+
+    cfg = Config()
+    p = plan([inputs], out)
+    n = len(p.tasks)
+    results = {}
+    for j in jobs:
+        best = None
+        for _ in range(repeat):
+            shutil.rmtree(out, ignore_errors=True)
+            o = execute("restore", p, cfg, jobs=j, quiet=True, overwrite=True, echo=lambda s: None)
+            if best is None or o.seconds < best.seconds:
+                best = o
+        work = sum(r.seconds for r in best.records)
+        first = min((r for r in best.records), key=lambda r: r.seconds)
+        mem: dict = {}
+        for r in best.records:
+            pid = r.extra.get("pid")
+            mem[pid] = max(mem.get(pid, 0.0), r.extra.get("max_rss_mb") or 0.0)
+        results[j] = {"seconds": best.seconds, "files_per_s": n / best.seconds, "work_s": work,
+                      "startup_s": best.startup, "ok": best.count("ok"), "failed": best.count("failed"),
+                      "peak_rss_mb": max(mem.values()) if mem else None, "workers": len(mem)}
+        # time the parallel run cannot explain by the files' own work spread over j workers
+        overhead = best.seconds - work / min(j, n)
+        print(f"batch -j{j}: {n} files in {best.seconds:.1f} s = {n / best.seconds:.2f} files/s "
+              f"({best.count('ok')} ok, {best.count('failed')} failed); per-file work {work:.1f} s; "
+              f"first result after {best.startup:.2f} s (fastest file {first.seconds:.2f} s); "
+              f"overhead {overhead:.1f} s = {100 * overhead / best.seconds:.1f}% of the run; "
+              f"peak RSS per worker {max(mem.values()):.0f} MB ({len(mem)} processes)")
+    if 1 in results:
+        for j, r in results.items():
+            if j != 1:
+                print(f"batch speed-up -j{j} vs -j1: {results[1]['seconds'] / r['seconds']:.2f}x")
+    # progress bar cost: tqdm updates written to a buffer
+    import io as _io
+
+    from tqdm import tqdm
+    t0 = time.perf_counter()
+    bar = tqdm(total=n, file=_io.StringIO(), disable=False)
+    for _ in range(n):
+        bar.set_postfix(failed=0, refresh=False)
+        bar.update(1)
+    bar.close()
+    print(f"progress bar: {1e3 * (time.perf_counter() - t0):.1f} ms for {n} updates")
+    return results
 
 
 def _timed(fn) -> float:
