@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixfix.config import PixelateConfig
 from pixfix.palettes import BUILTIN_PALETTES, builtin_palette, resolve_palette
@@ -312,3 +314,21 @@ def test_pixelate_imports_and_runs_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 70), w=st.integers(1, 70), out_w=st.integers(1, 40), colors=st.integers(2, 12),
+       dither=st.sampled_from(["none", "ordered", "floyd-steinberg"]), outline=st.sampled_from([0.0, 1.0, 3.0]),
+       holes=st.booleans(), seed=st.integers(0, 2**16))
+def test_property_shape_palette_alpha(h, w, out_w, colors, dither, outline, holes, seed):
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (h, w, 4)).astype(np.uint8)
+    img[..., 3] = np.where(rng.random((h, w)) < 0.3, 0, 255) if holes else 255
+    res = pixelate(img, PixelateConfig(width=out_w, colors=colors, dither=dither, outline=outline))
+    oh, ow = output_size(h, w, PixelateConfig(width=out_w))
+    assert res.image.shape == (oh, ow, 4) and res.image.dtype == np.uint8
+    assert set(np.unique(res.image[..., 3])) <= {0, 255}
+    assert len(colours(res.image)) <= colors
+    assert (res.image[res.image[..., 3] == 0] == 0).all()
+    if not holes:
+        assert (res.image[..., 3] == 255).all()
