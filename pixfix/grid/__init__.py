@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .edges import edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
+from .edges import curvature_profiles, edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
 from .fit import refine_lines
 from .model import axis_cost, best_kernel, row_subset
 from .period import acf_peaks, acf_value, autocorrelation, comb_scan, line_contrast, phase, top_periods, uniform_lines
@@ -42,6 +42,7 @@ class AxisFit:
     margin: float              # relative cost gap to the best rejected alternative (0..1)
     kernel: str = "nearest"    # resampling kernel of the model that explained the image best
     candidates: list[tuple[float, float]] = field(default_factory=list)  # (cell, cost) tried
+    proposals: list[tuple[float, float]] = field(default_factory=list)   # (cell, line z) proposed
 
     @property
     def n_cells(self) -> int:
@@ -125,36 +126,43 @@ def _on_jpeg_blocks(lines: np.ndarray) -> bool:
 
 def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
               refine: bool, penalty: float, min_partial: float = 0.5,
-              ridges: np.ndarray | None = None, extra: tuple[float, ...] = (),
+              aux: tuple[np.ndarray, ...] = (), extra: tuple[float, ...] = (),
               blocky: bool = False) -> AxisFit:
     """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
 
     ``sigma`` is the image's noise level: no model can explain the image better
     than that, so its expected absolute residual is the floor of the model cost.
     Whether there is a grid at all (cell > 1) is a separate significance test on
-    the edge profile (:func:`line_contrast`).  ``ridges`` is an optional second
-    profile (ridge centres only, see :func:`edges.ridge_profile`) that proposes
-    candidates and testifies for a grid on smooth images.
+    the edge profiles (:func:`line_contrast`).  ``aux`` are further profiles (ridge
+    centres, curvature; see :mod:`.edges`) that propose candidates and testify for
+    a grid on smooth images, where the plain edge profile is weak.
     """
     length = feats.shape[1]
     native = np.arange(length + 1)
     floor = max(0.5, 0.8 * sigma)  # E|N(0, s)| = 0.8 s: the noise one channel leaves
     max_cell = min(max_cell, length / 2.0)
+    profiles = (profile,) + tuple(aux)
     cands = _axis_candidates(profile, min_cell, max_cell) if max_cell >= 2.0 else []
-    if ridges is not None and max_cell >= 2.0:
-        cands += [q for q in _axis_candidates(ridges, min_cell, max_cell)
-                  if not any(abs(q - c) <= 0.02 * c for c in cands)]
-        cands += [q for q, _ in comb_scan(ridges, max(min_cell, 2.0), max_cell)
-                  if not any(abs(q - c) <= 0.01 * c for c in cands)]
+    if max_cell >= 2.0:
+        for prof in aux:
+            cands += [q for q in _axis_candidates(prof, min_cell, max_cell)
+                      if not any(abs(q - c) <= 0.02 * c for c in cands)]
+            cands += [q for q, _ in comb_scan(prof, max(min_cell, 2.0), max_cell)
+                      if not any(abs(q - c) <= 0.01 * c for c in cands)]
     # square cells are a prior, not a rule: the other axis's cell size is a candidate
     cands += [q for q in extra if 2.0 <= q <= max_cell and not any(abs(q - c) <= 0.005 * c for c in cands)]
+
+    def contrast(lines: np.ndarray, q: float) -> float:
+        """Strongest line contrast of a comb over all profiles."""
+        return max(line_contrast(prof, lines, q) for prof in profiles)
+
     def evidence(q: float) -> tuple[float, float, np.ndarray]:
-        """Line contrast of the best comb of size ``q`` (phase from either profile)."""
+        """Line contrast of the best comb of size ``q`` (phase from any profile)."""
         best = (-np.inf, 0.0, np.arange(2))
-        for prof in (profile, ridges) if ridges is not None else (profile,):
+        for prof in profiles:
             ph = phase(prof, q)
             lines = uniform_lines(ph, q, length, min_partial)
-            z = max(line_contrast(profile, lines, q), line_contrast(ridges, lines, q) if ridges is not None else -np.inf)
+            z = contrast(lines, q)
             if z > best[0]:
                 best = (z, ph, lines)
         return best
@@ -180,40 +188,46 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
                     step /= 2
         if blocky and _on_jpeg_blocks(lines):
             continue  # indistinguishable from the codec's own block grid
-        combs.append((q, ph, lines))
-    def has_grid(lines: np.ndarray, q: float) -> bool:
-        # edges must sit on the lines: strong contrast on the edge profile, or on the
-        # ridge profile (smooth upscales spread edges over the whole cell)
-        if line_contrast(profile, lines, q) >= Z_NATIVE:
-            return True
-        return ridges is not None and line_contrast(ridges, lines, q) >= Z_NATIVE
+        combs.append((q, ph, lines, z))
 
-    def judged(q: float, ph0: float, lines0: np.ndarray) -> tuple:
-        # each grid is judged with the resampling kernel that suits it best; the comb
-        # phase can sit off the true boundaries by a fraction of a cell on smooth
-        # images, so a few shifts are tried and the best-explaining one kept
-        kernel = best_kernel(feats, lines0, floor)[0]
+    def judged(q: float, ph0: float, lines0: np.ndarray, z: float) -> tuple:
+        # the comb phase may sit on cell centres (curvature peaks there on smooth
+        # upscales) or a fraction of a cell off the boundaries: a few shifts are
+        # tried with a linear model, then the best resampling kernel is chosen
         best = None
-        for shift in (0.0, -0.25, 0.25):
+        for shift in (0.0, -0.25, 0.25, 0.5):
             ph = (ph0 + shift * q) % q
             lines = uniform_lines(ph, q, length, min_partial)
-            c = axis_cost(feats, lines, penalty, kernel, floor)
-            if best is None or c < best[1]:
-                best = (q, c, ph, lines, kernel)
-        return best
+            c = axis_cost(feats, lines, penalty, "linear", floor)
+            if best is None or c < best[0]:
+                best = (c, ph, lines)
+        _, ph, lines = best
+        kernel, c = best_kernel(feats, lines, floor)
+        c += penalty * 3.0 * (len(lines) - 1) / max(int(lines[-1] - lines[0]), 1)
+        return q, c, ph, lines, kernel
 
     # a candidate must first show its lines in the edges; the model check then
     # chooses among the survivors (harmonics, kernels) and only they are modelled
-    shown = [c for c in combs if has_grid(c[2], c[0])]
+    proposals = [(float(c[0]), float(c[3])) for c in combs]
+    shown = [c for c in combs if c[3] >= Z_NATIVE]
     if not shown and min_cell > 1.0:
         shown = combs
     if not shown:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
-                       margin=1.0 if not combs else 0.5, candidates=[(float(c[0]), float("nan")) for c in combs])
+                       margin=1.0 if not combs else 0.5, candidates=[(float(c[0]), float("nan")) for c in combs],
+                       proposals=proposals)
     supported = sorted((judged(*c) for c in shown), key=lambda t: t[1])
-    tried = supported
-    rivals = [t[1] for t in supported[1:] if abs(t[0] - supported[0][0]) > 0.02 * supported[0][0]]
-    cell, cost, ph, lines, kernel = tried[0]
+    fit = _finish_axis(feats, profile, supported[0], supported, refine, penalty, floor, min_partial)
+    fit.proposals = proposals
+    return fit
+
+
+def _finish_axis(feats: np.ndarray, profile: np.ndarray, choice: tuple, supported: list, refine: bool,
+                 penalty: float, floor: float, min_partial: float) -> AxisFit:
+    """Refine the chosen uniform comb and measure its cell size and margin."""
+    length = feats.shape[1]
+    cell, cost, ph, lines, kernel = choice
+    rivals = [t[1] for t in supported if abs(t[0] - cell) > 0.02 * cell]
     refined = False
     if refine:
         rl = refine_lines(profile, cell, lines, min_partial=min_partial)
@@ -231,7 +245,7 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
     margin = float(np.clip((min(rivals) - cost) / 0.25, 0.0, 1.0)) if rivals else 1.0
     return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,
                    cost=float(cost), margin=margin, kernel=kernel,
-                   candidates=[(float(t[0]), float(t[1])) for t in tried])
+                   candidates=[(float(t[0]), float(t[1])) for t in supported])
 
 
 def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0, refine: bool = True,
@@ -257,19 +271,20 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     sm = cv2.GaussianBlur(feats, (0, 0), min(2.0, 0.4 * sigma)) if noisy else feats
     px, py = edge_profiles(sm, edge_method)
     rx, ry = edge_profiles(sm, "nms")
+    cx, cy = curvature_profiles(sm, 1.0)
     # JPEG steps at every 8-px block border would read as a grid of 8 (or 16/3...)
     ratio, level = jpeg_blockiness(feats)
     blocky = ratio > 1.5 and level > 0.3
     if blocky:
-        px, py, rx, ry = (remove_block_pattern(e) for e in (px, py, rx, ry))
+        px, py, rx, ry, cx, cy = (remove_block_pattern(e) for e in (px, py, rx, ry, cx, cy))
     rows = row_subset(h, w)
     cols = row_subset(w, h)
     fx_feats = feats[rows]
     fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
-    fx = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, rx, blocky=blocky)
-    fy = _fit_axis(fy_feats, py, sigma, floor_cell, max_cell, refine, penalty, min_partial, ry, (fx.cell,), blocky)
+    fx = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, (rx, cx), blocky=blocky)
+    fy = _fit_axis(fy_feats, py, sigma, floor_cell, max_cell, refine, penalty, min_partial, (ry, cy), (fx.cell,), blocky)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, rx, (fy.cell,), blocky)
+        fx2 = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, (rx, cx), (fy.cell,), blocky)
         if fx2.cost < fx.cost - 1e-9:
             fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma))

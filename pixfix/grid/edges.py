@@ -116,6 +116,36 @@ def ridge_profile(feats: np.ndarray, axis: int) -> np.ndarray:
     return prof
 
 
+def curvature_profiles(feats: np.ndarray, blur: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row profiles of the second difference |I[x+1] - 2 I[x] + I[x-1]|.
+
+    A smooth (linear, cubic, Lanczos) upscale turns each cell boundary into a ramp
+    between two cell centres, so the first difference is spread evenly over the
+    cell and carries little periodic signal; the second difference peaks where the
+    slope changes: at the knots (cell centres) of the ramps, and on both sides of
+    a sharp step.  Either way it repeats with the cell size, which is all the
+    period search needs (the model check settles the phase).  A light blur first
+    keeps noise and JPEG ringing from dominating the second difference.
+    Pixel ``x``'s value is split over its two pixel edges, so a sharp boundary at
+    edge ``b`` (peaks at pixels ``b-1`` and ``b``) peaks at ``b``.
+    """
+    f = cv2.GaussianBlur(feats, (0, 0), blur) if blur > 0 else feats
+    h, w = f.shape[:2]
+    px = np.zeros(w + 1)
+    py = np.zeros(h + 1)
+    if w >= 3:
+        dx = np.abs(f[:, 2:] - 2 * f[:, 1:-1] + f[:, :-2]).sum(axis=(0, 2), dtype=np.float64)  # pixels 1..w-2
+        px[1:w - 1] += dx
+        px[2:w] += dx
+    if h >= 3:
+        dy = np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).sum(axis=(1, 2), dtype=np.float64)
+        py[1:h - 1] += dy
+        py[2:h] += dy
+    px[[0, w]] = 0
+    py[[0, h]] = 0
+    return px, py
+
+
 def jpeg_blockiness(feats: np.ndarray) -> tuple[float, float]:
     """How much more the image steps at 8-px block borders than elsewhere (1 = not at all),
     and the typical step elsewhere (0 for a clean image).

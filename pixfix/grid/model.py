@@ -79,3 +79,4 @@ def best_kernel(feats: np.ndarray, lines: np.ndarray, floor: float = 0.5) -> tup
     costs = {k: axis_cost(feats, lines, 0.0, k, floor) for k in KERNELS}
     k = min(costs, key=costs.get)
     return k, costs[k]
+
