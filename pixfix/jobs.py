@@ -252,7 +252,9 @@ def run_task(kind: str, src: str, out: Optional[str], config: Config,
 def _max_rss_mb() -> Optional[float]:
     try:
         import resource
+        import sys
 
-        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # Linux: KiB
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return round(rss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
     except (ImportError, OSError):
         return None
