@@ -116,12 +116,26 @@ def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
 Z_NATIVE = 5.0
 
 
-def _on_jpeg_blocks(lines: np.ndarray) -> bool:
-    """True when (nearly) all interior lines fall on JPEG block borders (multiples of 8)."""
-    inner = lines[1:-1]
+def _codec_alias(q: float, lines: np.ndarray) -> bool:
+    """True when a comb could be the JPEG codec's own pattern rather than cells.
+
+    JPEG codes 8x8 blocks (16x16 with chroma subsampling) aligned to the image
+    origin; quantised DCT basis functions repeat every 16/k px inside them.  A comb
+    of such a size whose lines sit on that origin-aligned lattice (or halfway
+    between its points) is indistinguishable from the codec's pattern.
+    """
+    inner = lines[1:-1].astype(np.float64)
     if len(inner) == 0:
         return False
-    return float(np.mean(inner % 8 == 0)) >= 0.8
+    if float(np.mean(inner % 8 == 0)) >= 0.8:
+        return True
+    for k in range(1, 9):
+        lat = 16.0 / k
+        if abs(q - lat) <= 0.015 * lat:
+            d = np.abs(inner - np.round(inner / lat) * lat)
+            off = float(np.median(np.minimum(d, np.abs(d - lat / 2))))
+            return off <= 0.75
+    return False
 
 
 def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
@@ -186,9 +200,10 @@ def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: fl
                     q = q2
                 else:
                     step /= 2
-        if blocky and _on_jpeg_blocks(lines):
-            continue  # indistinguishable from the codec's own block grid
         combs.append((q, ph, lines, z))
+    if blocky:
+        # patterns of the codec's own blocks are no evidence of cells
+        combs = [c for c in combs if not _codec_alias(c[0], c[2])] or combs
 
     def judged(q: float, ph0: float, lines0: np.ndarray, z: float) -> tuple:
         # the comb phase may sit on cell centres (curvature peaks there on smooth
@@ -273,8 +288,9 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     rx, ry = edge_profiles(sm, "nms")
     cx, cy = curvature_profiles(sm, 1.0)
     # JPEG steps at every 8-px block border would read as a grid of 8 (or 16/3...)
-    ratio, level = jpeg_blockiness(feats)
-    blocky = ratio > 1.5 and level > 0.3
+    # (clean art that repeats exact values is not a decoded JPEG, whatever its lines)
+    blocky = repeats < 0.5 and max(jpeg_blockiness(feats),
+                                   jpeg_blockiness(np.ascontiguousarray(feats.transpose(1, 0, 2)))) > 1.4
     if blocky:
         px, py, rx, ry, cx, cy = (remove_block_pattern(e) for e in (px, py, rx, ry, cx, cy))
     rows = row_subset(h, w)
