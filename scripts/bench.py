@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--batch-only", action="store_true", help="only the batch measurement")
     ap.add_argument("--jobs", type=int, nargs="*", default=[1, 2], help="worker counts for --batch")
     ap.add_argument("--repeat", type=int, default=1, help="batch runs per worker count (best is kept)")
+    ap.add_argument("--pixelate", action="store_true",
+                    help="also run the pixelate round trip and 1 MP timings (scripts/bench_pixelate.py)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
 
@@ -112,6 +114,20 @@ def main() -> None:
           f"1024x1024 AI-like: {1000 * t_big:.0f} ms (one core)")
     if args.batch:
         batch_bench(cases / "input", out / "_batch", args.jobs, args.repeat)
+    if args.pixelate:
+        pixelate_bench()
+
+
+def pixelate_bench() -> dict:
+    """The pixelate numbers of issue 4: sprite round trip (bicubic x8 -> pixelate) and 1 MP speed."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_pixelate
+
+    r = bench_pixelate.run()
+    print(f"pixelate round trip ({r['sprites']} sprites, bicubic x8): mean acc {r['acc_mean']:.4f} "
+          f"(min {r['acc_min']:.3f}, bar {r['acc_bar']}); 1 MP photo -> 128 px: "
+          f"{r['photo_1mp_s']:.3f} s plain, {r['photo_1mp_fs_s']:.3f} s Floyd-Steinberg (one core)")
+    return r
 
 
 def batch_bench(inputs: Path, out: Path, jobs: list[int], repeat: int = 1) -> dict:
