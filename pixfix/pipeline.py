@@ -17,7 +17,7 @@ from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
 from .grid.period import phase as comb_phase
 from .palette import Palette, reduce_palette, to_lab
-from .sample import Cells, sample_cells
+from .sample import Cells, model_cells, sample_cells
 
 STAGES = ("grid", "sample", "palette")
 
@@ -172,6 +172,12 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
     t = time.perf_counter()
     sc = config.sample
     cells = sample_cells(rgba, grid.xs, grid.ys, sc.max_points, sc.inner, sc.keep)
+    if not grid.native and (grid.x.kernel != "nearest" or grid.y.kernel != "nearest"):
+        # a smooth upscale mixed every pixel with its neighbours: deconvolve
+        fit = model_cells(rgba, grid.xs, grid.ys, grid.x.kernel, grid.y.kernel, grid.x.cell, grid.y.cell)
+        vis = cells.rgba[..., 3] > 0
+        cells.rgb = np.where(vis[..., None], fit[..., :3], 0.0).astype(np.float32)
+        cells.rgba[..., :3] = np.where(vis[..., None], np.clip(np.round(fit[..., :3]), 0, 255), 0).astype(np.uint8)
     times["sample"] = time.perf_counter() - t
     if stop_after == "sample":
         return Restored(None, grid, cells, None, times)

@@ -95,3 +95,33 @@ def render(cells: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     ox = np.repeat(np.arange(len(xs) - 1), np.diff(xs))
     oy = np.repeat(np.arange(len(ys) - 1), np.diff(ys))
     return cells[oy[:, None], ox[None, :]]
+
+
+def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel_x: str, kernel_y: str,
+                cell_x: float, cell_y: float) -> np.ndarray:
+    """Cell values (ny, nx, 4) float that, resampled with the detected kernels, best
+    reproduce the image (separable least squares, in premultiplied RGB + alpha).
+
+    A smooth upscale mixes every pixel with the neighbouring cells, so no pixel of
+    a small cell shows its true colour; the fit undoes that mixing (it is a
+    deconvolution with the known kernel).  Returns un-premultiplied RGB and alpha,
+    not rounded.
+    """
+    from .grid.edges import linear_features
+    from .grid.model import cell_centres, design, solve_banded_gram
+
+    lin = linear_features(rgba).astype(np.float64)
+    h, w, c = lin.shape
+    ax = design(cell_centres(xs, w, cell_x), w, kernel_x, xs)
+    ay = design(cell_centres(ys, h, cell_y), h, kernel_y, ys)
+    nx, ny = ax.n, ay.n
+    t = ax.rmatmul(np.ascontiguousarray(lin.transpose(1, 0, 2)).reshape(w, h * c)).reshape(nx, h, c)  # X A_x
+    z = ay.rmatmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(h, nx * c))                   # A_y^T X A_x
+    v = solve_banded_gram(ay, z).reshape(ny, nx, c)
+    v = solve_banded_gram(ax, np.ascontiguousarray(v.transpose(1, 0, 2)).reshape(nx, ny * c))
+    v = v.reshape(nx, ny, c).transpose(1, 0, 2)
+    out = np.empty_like(v)
+    a = np.clip(v[..., 3], 0.0, 255.0)
+    out[..., 3] = a
+    out[..., :3] = np.where(a[..., None] > 1.0, v[..., :3] * 255.0 / np.maximum(a, 1.0)[..., None], 0.0)
+    return np.clip(out, 0.0, 255.0)

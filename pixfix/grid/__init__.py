@@ -1,19 +1,26 @@
 """Grid detection: where are the cells of a (degraded) pixel-art image?
 
-Per axis (width and height are fitted separately; the other axis's cell size is
-offered as a candidate, so square cells are a prior, not a rule):
-  1. edge profiles (:mod:`.edges`): neighbour differences and ridge centres, on a
-     denoised copy when the image is noisy, with JPEG block borders removed;
-  2. candidate cell sizes (:mod:`.period`): autocorrelation and spectral peaks,
-     their harmonics, and small integer factors, each tuned to sub-pixel precision
-     by climbing the line contrast of its comb;
-  3. evidence: a candidate's lines must carry significantly more edge than the
-     positions between them (:func:`line_contrast`); with none left, the image is
-     native (one pixel per cell);
-  4. the model check (:mod:`.model`) chooses among the survivors by reconstruction
-     error with a price per cell (p vs p/2 vs 2p);
-  5. per-line refinement for drifting grids (:mod:`.fit`), kept only when it
-     explains the image better than the uniform comb.
+Per axis (width and height are fitted separately; each axis's answer is offered
+to the other as a candidate, so square cells are a prior, not a rule):
+
+1. edge profiles (:mod:`.edges`): neighbour differences, ridge centres and
+   curvature, on a denoised copy when the image is noisy, with the JPEG codec's
+   16-px lattice notched out when the image is block-coded;
+2. candidate cell sizes (:mod:`.period`): autocorrelation, spectral and comb
+   peaks of every profile and their harmonics, each tuned to sub-pixel size and
+   phase by a regression through the profile's peaks;
+3. the model check (:mod:`.model`) decides.  A grid explains the image when
+   each row is reproduced by its cell values and a resampling kernel.  Grids as
+   fine as the true cells or finer all explain it about equally well; the
+   first grid coarser than the cells cannot, and its error jumps.  So every
+   candidate ``q`` is scored by that jump, ``log r(2q) - log r(q)`` (``r``: the
+   least-squares residual of the best kernel), and the largest jump marks the
+   cell size.  This needs no noise model and no price per cell: it is the
+   elbow of the error curve, which is where the cells are;
+4. an image is native (one pixel per cell) when the jump from 1 px cells to 2 px
+   cells is larger than any candidate's;
+5. per-line refinement (:mod:`.fit`) for drifting (AI) grids, kept when it
+   explains the image clearly better than the uniform comb.
 """
 from __future__ import annotations
 
@@ -22,10 +29,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .edges import curvature_profiles, edge_profiles, exact_repeats, jpeg_blockiness, noise_sigma, remove_block_pattern, to_features
+from .edges import (curvature_profiles, edge_profiles, exact_repeats, jpeg_blockiness, linear_features,
+                    noise_sigma, remove_block_pattern, to_features)
 from .fit import refine_lines
-from .model import axis_cost, best_kernel, row_subset
-from .period import acf_peaks, acf_value, autocorrelation, comb_scan, line_contrast, phase, top_periods, uniform_lines
+from .model import axis_matrix, axis_residual_y, row_subset
+from .period import (acf_peaks, autocorrelation, comb_scan, finish_lines, line_contrast, phase, refine_comb,
+                     top_periods, uniform_lines)
 
 __all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles", "line_contrast"]
 
@@ -34,15 +43,16 @@ __all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "e
 class AxisFit:
     """Boundaries along one axis and how they were found."""
 
-    lines: np.ndarray          # boundaries in pixel-edge coordinates, increasing
+    lines: np.ndarray          # boundaries in pixel-edge coordinates, increasing, first 0, last = length
     cell: float                # mean cell size (px)
     phase: float               # offset of the uniform comb in [0, cell)
     refined: bool              # True when per-line refinement replaced the uniform comb
-    cost: float                # model cost per pixel of the chosen grid (lower is better)
-    margin: float              # relative cost gap to the best rejected alternative (0..1)
+    cost: float                # model residual (mean squared, linear RGB units) of the chosen grid
+    margin: float              # 0..1: how clearly the chosen cell size beat the others
     kernel: str = "nearest"    # resampling kernel of the model that explained the image best
-    candidates: list[tuple[float, float]] = field(default_factory=list)  # (cell, cost) tried
-    proposals: list[tuple[float, float]] = field(default_factory=list)   # (cell, line z) proposed
+    candidates: list[tuple[float, float]] = field(default_factory=list)  # (cell, jump) scored
+    proposals: list[tuple[float, float]] = field(default_factory=list)   # (cell, comb z) proposed
+    raw: list = field(default_factory=list)  # (cell, r, r_fine, r_coarse, floor, z) per candidate
 
     @property
     def n_cells(self) -> int:
@@ -80,228 +90,384 @@ class Grid:
         return float(np.clip(min(self.x.margin, self.y.margin), 0.0, 1.0))
 
 
-def _axis_candidates(profile: np.ndarray, min_cell: float, max_cell: float,
-                     plausible: float = 0.5) -> list[float]:
-    """Candidate cell sizes: autocorrelation and spectral peaks, with their harmonics.
+def _close(q: float, qs: list[float], tol: float) -> bool:
+    return any(abs(q - c) <= tol * c for c in qs)
 
-    The autocorrelation proposes the local mean spacing (robust to drift), the
-    spectrum a globally coherent period (sub-pixel precise for uniform grids).
-    Harmonics (x1/3 .. x3) are added because p/2, p and 2p all look periodic.
-    A candidate whose autocorrelation is well below the best candidate's is
-    dropped: a lag of p/2 or p/3 compares boundaries with cell interiors, so it
-    sits in a trough.  The reconstruction test chooses among the survivors.
-    """
-    lo = max(min_cell, 2.0)
-    acf = autocorrelation(profile)
-    peaks = acf_peaks(acf, lo, max_cell, k=3) + top_periods(profile, lo, max_cell, k=2)
-    cands: list[float] = []
-    for p, _ in peaks:
-        for m in (1.0, 0.5, 2.0, 1 / 3, 3.0):
+
+def _proposals(profiles: list[np.ndarray], lo: float, hi: float) -> list[float]:
+    """Candidate cell sizes from every profile: autocorrelation, spectral and comb
+    peaks, plus their halves and thirds (a comb of p/2 is periodic at p too, and a
+    profile may only show the even boundaries)."""
+    raw: list[float] = []
+    for prof in profiles:
+        acf = autocorrelation(prof)
+        raw += [p for p, _ in acf_peaks(acf, lo, hi, k=3)]
+        raw += [p for p, _ in top_periods(prof, lo, hi, k=3)]
+        raw += [p for p, _ in comb_scan(prof, lo, hi, k=3)]
+    out: list[float] = []
+    for p in raw:
+        for m in (1.0, 0.5, 1.0 / 3.0, 2.0):
             q = p * m
-            if lo * 0.97 <= q <= max_cell * 1.03 and not any(abs(q - c) <= 0.02 * c for c in cands):
-                cands.append(q)
-    if cands:
-        r = np.array([acf_value(acf, q) for q in cands])
-        cands = [q for q, k in zip(cands, r >= plausible * r.max()) if k]
-    # small integer factors are the commonest upscales, and the ones the spectrum of
-    # a short profile resolves worst: always let the model check see them
-    for q in range(int(np.ceil(lo)), int(min(6, max_cell)) + 1):
-        if not any(abs(q - c) <= 0.02 * c for c in cands):
-            cands.append(float(q))
-    return cands
+            if lo * 0.98 <= q <= hi * 1.02 and not _close(q, out, 0.015):
+                out.append(q)
+    return out
 
 
-#: significance (z) a grid's lines need over the rest of the profile for the image
-#: not to be judged native
-Z_NATIVE = 5.0
+def _lattice(q: float, ph: float, length: int) -> np.ndarray:
+    """Fractional boundaries of the uniform comb ``ph + k q`` with the image borders."""
+    k0 = int(np.ceil((1e-9 - ph) / q))
+    k1 = int(np.floor((length - 1e-9 - ph) / q))
+    inner = ph + q * np.arange(k0, k1 + 1)
+    inner = inner[(inner > 0) & (inner < length)]
+    return np.concatenate([[0.0], inner, [float(length)]])
 
 
-def _codec_alias(q: float, lines: np.ndarray) -> bool:
-    """True when a comb could be the JPEG codec's own pattern rather than cells.
-
-    JPEG codes 8x8 blocks (16x16 with chroma subsampling) aligned to the image
-    origin; quantised DCT basis functions repeat every 16/k px inside them.  A comb
-    of such a size whose lines sit on that origin-aligned lattice (or halfway
-    between its points) is indistinguishable from the codec's pattern.
-    """
-    inner = lines[1:-1].astype(np.float64)
-    if len(inner) == 0:
-        return False
-    if float(np.mean(inner % 8 == 0)) >= 0.8:
-        return True
-    for k in range(1, 9):
-        lat = 16.0 / k
-        if abs(q - lat) <= 0.015 * lat:
-            d = np.abs(inner - np.round(inner / lat) * lat)
-            off = float(np.median(np.minimum(d, np.abs(d - lat / 2))))
-            return off <= 0.75
-    return False
+def _coarsened(lines: np.ndarray, length: int, m: int = 2) -> list[np.ndarray]:
+    """The ``m`` grids ``m`` times as coarse as ``lines``: every ``m``-th interior line kept."""
+    inner = lines[1:-1]
+    return [np.concatenate([[0.0], inner[s::m], [float(length)]]) for s in range(m)]
 
 
-def _fit_axis(feats: np.ndarray, profile: np.ndarray, sigma: float, min_cell: float, max_cell: float,
-              refine: bool, penalty: float, min_partial: float = 0.5,
-              aux: tuple[np.ndarray, ...] = (), extra: tuple[float, ...] = (),
-              blocky: bool = False) -> AxisFit:
-    """Choose the cell size and boundaries along x of ``feats`` (R, W, C).
+def _refined(lines: np.ndarray) -> np.ndarray:
+    """The grid twice as fine as ``lines``: a line added midway in every inner cell."""
+    return np.sort(np.concatenate([lines, 0.5 * (lines[1:-2] + lines[2:-1])]))
 
-    ``sigma`` is the image's noise level: no model can explain the image better
-    than that, so its expected absolute residual is the floor of the model cost.
-    Whether there is a grid at all (cell > 1) is a separate significance test on
-    the edge profiles (:func:`line_contrast`).  ``aux`` are further profiles (ridge
-    centres, curvature; see :mod:`.edges`) that propose candidates and testify for
-    a grid on smooth images, where the plain edge profile is weak.
-    """
-    length = feats.shape[1]
-    native = np.arange(length + 1)
-    floor = max(0.5, 0.8 * sigma)  # E|N(0, s)| = 0.8 s: the noise one channel leaves
-    max_cell = min(max_cell, length / 2.0)
-    profiles = (profile,) + tuple(aux)
-    cands = _axis_candidates(profile, min_cell, max_cell) if max_cell >= 2.0 else []
-    if max_cell >= 2.0:
-        for prof in aux:
-            cands += [q for q in _axis_candidates(prof, min_cell, max_cell)
-                      if not any(abs(q - c) <= 0.02 * c for c in cands)]
-            cands += [q for q, _ in comb_scan(prof, max(min_cell, 2.0), max_cell)
-                      if not any(abs(q - c) <= 0.01 * c for c in cands)]
-    # square cells are a prior, not a rule: the other axis's cell size is a candidate
-    cands += [q for q in extra if 2.0 <= q <= max_cell and not any(abs(q - c) <= 0.005 * c for c in cands)]
 
-    def contrast(lines: np.ndarray, q: float) -> float:
-        """Strongest line contrast of a comb over all profiles."""
-        return max(line_contrast(prof, lines, q) for prof in profiles)
+def _warp(lines: np.ndarray, scale: float, shift: float, length: int) -> np.ndarray:
+    """``lines`` stretched by ``scale`` about the image centre and moved by ``shift``;
+    lines leaving the image are dropped and the ends continued with the outer spacing,
+    so the grid still covers the whole axis."""
+    inner = np.asarray(lines, np.float64)[1:-1]
+    if len(inner) < 2:
+        return np.asarray(lines, np.float64)
+    c0 = length / 2.0
+    inner = c0 + (inner - c0) * scale + shift
+    lo_step, hi_step = inner[1] - inner[0], inner[-1] - inner[-2]
+    if lo_step > 0.5 and inner[0] > lo_step:
+        inner = np.concatenate([inner[0] - lo_step * np.arange(int(inner[0] // lo_step), 0, -1), inner])
+    if hi_step > 0.5 and length - inner[-1] > hi_step:
+        inner = np.concatenate([inner, inner[-1] + hi_step * np.arange(1, int((length - inner[-1]) // hi_step) + 1)])
+    inner = inner[(inner > 0) & (inner < length)]
+    return np.concatenate([[0.0], inner, [float(length)]])
 
-    def evidence(q: float) -> tuple[float, float, np.ndarray]:
-        """Line contrast of the best comb of size ``q`` (phase from any profile)."""
-        best = (-np.inf, 0.0, np.arange(2))
-        for prof in profiles:
-            ph = phase(prof, q)
-            lines = uniform_lines(ph, q, length, min_partial)
-            z = contrast(lines, q)
-            if z > best[0]:
-                best = (z, ph, lines)
-        return best
 
-    combs = []
-    for q0 in cands:
-        # sub-pixel size: spectral and autocorrelation peaks are a few per cent off on
-        # short profiles, and a comb 0.5 % off drifts a whole cell over 200 cells;
-        # climb the line contrast with halving steps
-        z, ph, lines = evidence(q0)
-        q = q0
-        if not float(q0).is_integer():
-            step = 0.02
-            while step > 0.25 / max(length / q, 1.0) / 4:
-                moved = False
-                for d in (-step, step):
-                    zz, pp, ll = evidence(q * (1 + d))
-                    if zz > z:
-                        z, ph, lines, q2, moved = zz, pp, ll, q * (1 + d), True
-                if moved:
-                    q = q2
-                else:
-                    step /= 2
-        combs.append((q, ph, lines, z))
-    if blocky:
-        # patterns of the codec's own blocks are no evidence of cells
-        combs = [c for c in combs if not _codec_alias(c[0], c[2])] or combs
+@dataclass
+class _Candidate:
+    """One candidate grid along an axis and the residuals that judge it."""
 
-    def judged(q: float, ph0: float, lines0: np.ndarray, z: float) -> tuple:
-        # the comb phase may sit on cell centres (curvature peaks there on smooth
-        # upscales) or a fraction of a cell off the boundaries: a few shifts are
-        # tried with a linear model, then the best resampling kernel is chosen
+    q: float                   # cell size it was seeded with
+    ph: float
+    z: float                   # comb contrast in the edge profile
+    lines: np.ndarray          # fractional boundaries, first 0 and last = length
+    r: float                   # residual of the grid
+    kernel: str
+    r_fine: float = 0.0        # ... of the grid twice as fine
+    r_coarse: float = 0.0      # ... of the best grid twice as coarse
+    r_stretch: float = 0.0     # log residual of the grid stretched and squeezed a little (mean)
+    score: float = -np.inf
+    follows: bool = False      # lines follow the edges (not a uniform comb)
+
+
+#: weight of the dip (alignment) against the elbow (scale) in a candidate's score
+DIP_WEIGHT = 4.0
+#: edge-following lines must beat the uniform comb by this much (log residual)
+FOLLOW_GAIN = 0.3
+#: a clean image is native unless its best grid leaves less than this share of its variance
+NATIVE_UNEXPLAINED = 0.05
+#: candidates judged by the model check (those with the strongest combs)
+MAX_CANDIDATES = 1000
+#: candidates tuned to the residual's optimum before the final choice
+POLISH_TOP = 3
+
+
+class _Scorer:
+    """Residuals of candidate grids along one axis, uniform or edge-following."""
+
+    def __init__(self, data: np.ndarray, profile: np.ndarray, kernels: tuple[str, ...], refine: bool,
+                 min_partial: float, floor: float):
+        self.y = axis_matrix(data)
+        self.yy = float(np.einsum("ij,ij->", self.y, self.y))
+        self.profile = profile
+        self.length = data.shape[1]
+        self.kernels = kernels
+        self.refine = refine
+        self.min_partial = min_partial
+        self.floor = floor
+
+    def fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
+        return axis_residual_y(self.y, self.yy, lines, q, kernels or self.kernels)
+
+    def choose_kernel(self, combs: list[tuple[float, float, float]]) -> str:
+        """The resampling kernel is a property of the image, not of a candidate: it is
+        chosen once, on the candidates whose combs stand out most in the edges."""
+        lead = sorted(combs, key=lambda c: -c[2])[:3]
+        totals = {}
+        for k in self.kernels:
+            totals[k] = sum(min(np.log(self.fit(_lattice(q, p, self.length), q, (k,))[0] + self.floor)
+                                for p in (ph, ph + q / 2)) for q, ph, _ in lead)
+        return min(totals, key=totals.get)
+
+    def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
+        """Grids of size ``q`` seeded at phase ``ph``: the uniform comb, the comb half a
+        cell over (profiles may peak on cell centres), and lines that follow the
+        edges (drifting grids) with their midpoints."""
+        n = self.length
+        sets = [_lattice(q, ph % q, n), _lattice(q, (ph + q / 2) % q, n)]
+        if self.refine and n / q >= 4:
+            guide = uniform_lines(ph % q, q, n, self.min_partial)
+            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35,
+                              min_partial=self.min_partial).astype(np.float64)
+            widths = np.diff(dp[1:-1])
+            # drift is slow and cells stay alike; lines that skip weak boundaries to sit
+            # only on strong edges are a different (irregular) model, not a drifting grid
+            if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths):
+                sets.append(dp)
+                sets.append(np.concatenate([[0.0], 0.5 * (dp[1:-2] + dp[2:-1]), [float(n)]]))
+        return sets
+
+    def seed(self, q: float, ph: float, z: float) -> _Candidate:
+        """The best grid seeded at ``(q, ph)``, with its best kernel.  Lines that follow
+        the edges are a richer model than a uniform comb (they can skip boundaries that
+        show no edge), so they are taken only when they explain the image clearly
+        better."""
         best = None
-        for shift in (0.0, -0.25, 0.25, 0.5):
-            ph = (ph0 + shift * q) % q
-            lines = uniform_lines(ph, q, length, min_partial)
-            c = axis_cost(feats, lines, penalty, "linear", floor)
-            if best is None or c < best[0]:
-                best = (c, ph, lines)
-        _, ph, lines = best
-        kernel, c = best_kernel(feats, lines, floor)
-        c += penalty * 3.0 * (len(lines) - 1) / max(int(lines[-1] - lines[0]), 1)
-        return q, c, ph, lines, kernel
+        for i, lines in enumerate(self.line_sets(q, ph)):
+            r, k = self.fit(lines, q)
+            follows = i >= 2
+            cost = np.log(r + self.floor) + (FOLLOW_GAIN if follows else 0.0)
+            if best is None or cost < best[0]:
+                best = (cost, r, k, lines, follows)
+        _, r, k, lines, follows = best
+        return _Candidate(q=q, ph=ph, z=z, lines=lines, r=r, kernel=k, follows=follows)
 
-    # a candidate must first show its lines in the edges; the model check then
-    # chooses among the survivors (harmonics, kernels) and only they are modelled
-    proposals = [(float(c[0]), float(c[3])) for c in combs]
-    shown = [c for c in combs if c[3] >= Z_NATIVE]
-    if not shown and min_cell > 1.0:
-        shown = combs
-    if not shown:
-        return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
-                       margin=1.0 if not combs else 0.5, candidates=[(float(c[0]), float("nan")) for c in combs],
-                       proposals=proposals)
-    supported = sorted((judged(*c) for c in shown), key=lambda t: t[1])
-    fit = _finish_axis(feats, profile, supported[0], supported, refine, penalty, floor, min_partial)
-    fit.proposals = proposals
-    return fit
+    def judge(self, c: _Candidate) -> _Candidate:
+        """Score ``c``: the elbow of the log-residual curve over the scale chain (twice
+        as fine gains nothing, twice as coarse loses a lot) plus the dip against the
+        same grid slightly stretched and squeezed (a grid locked to the cells fits
+        clearly better than its neighbours in size)."""
+        n, f, k, q = self.length, self.floor, (c.kernel,), _mean_cell(c.lines, c.q, self.length)
+        c.r_fine = self.fit(_refined(c.lines), q / 2, k)[0]
+        c.r_coarse = min(self.fit(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
+        d = float(np.clip(0.75 * q / n, 0.02, 0.1))
+        logs = [np.log(self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] + f) for m in (1 - d, 1 + d)]
+        c.r_stretch = float(np.mean(logs))
+        lr = np.log(c.r + f)
+        elbow = np.log(c.r_coarse + f) - 2 * lr + np.log(c.r_fine + f)
+        dip = c.r_stretch - lr
+        c.score = float(elbow + DIP_WEIGHT * dip)
+        return c
+
+    def polish(self, c: _Candidate) -> _Candidate:
+        """Maximum-likelihood tuning of the grid's size and offset: coordinate descent
+        on the residual over stretches about the centre and shifts, halving steps."""
+        n, k = self.length, (c.kernel,)
+        q = _mean_cell(c.lines, c.q, n)
+        cells = max(n / q, 1.0)
+        best_r, s, t = c.r, 1.0, 0.0
+        ds, dt = min(0.02, 0.5 / cells), q / 8
+        while ds > 0.02 / cells or dt > 0.05:
+            moved = False
+            for s2, t2 in ((s * (1 + ds), t), (s * (1 - ds), t), (s, t + dt), (s, t - dt)):
+                r2 = self.fit(_warp(c.lines, s2, t2, n), q * s2, k)[0]
+                if r2 < best_r - 1e-9:
+                    best_r, s, t, moved = r2, s2, t2, True
+                    break
+            if not moved:
+                ds, dt = ds / 2, dt / 2
+        if best_r < c.r:
+            c = _Candidate(q=c.q * s, ph=c.ph, z=c.z, lines=_warp(c.lines, s, t, n), r=best_r, kernel=c.kernel,
+                           follows=c.follows)
+        return c
 
 
-def _finish_axis(feats: np.ndarray, profile: np.ndarray, choice: tuple, supported: list, refine: bool,
-                 penalty: float, floor: float, min_partial: float) -> AxisFit:
-    """Refine the chosen uniform comb and measure its cell size and margin."""
-    length = feats.shape[1]
-    cell, cost, ph, lines, kernel = choice
-    rivals = [t[1] for t in supported if abs(t[0] - cell) > 0.02 * cell]
-    refined = False
-    if refine:
-        rl = refine_lines(profile, cell, lines, min_partial=min_partial)
-        rc = axis_cost(feats, rl, penalty, kernel, floor)
-        if rc < cost:
-            lines, cost, refined = rl, rc, True
-    # report the cell size the final lines actually have (least squares over the
-    # interior lines), not the candidate they started from
-    inner = lines[(lines > 0) & (lines < length)]
-    if len(inner) >= 3:
-        k = np.round((inner - inner[0]) / cell)
-        if len(np.unique(k)) >= 2:
-            cell = float(np.polyfit(k, inner, 1)[0])
-    # confidence: how clearly the grid beat the other grids that also sit on edges
-    margin = float(np.clip((min(rivals) - cost) / 0.25, 0.0, 1.0)) if rivals else 1.0
-    return AxisFit(lines=np.asarray(lines, np.int64), cell=float(cell), phase=float(ph), refined=refined,
-                   cost=float(cost), margin=margin, kernel=kernel,
-                   candidates=[(float(t[0]), float(t[1])) for t in supported])
+#: a grid coarser by a whole factor replaces the chosen one when it explains the image
+#: this nearly as well (log residual ratio): the finer grid was a harmonic of the cells
+COARSEN_TOL = 0.3
+
+
+def _coarsest_equivalent(scorer: "_Scorer", c: "_Candidate") -> "_Candidate":
+    """Climb from ``c`` to its coarsest sub-grid (every 2nd or 3rd line) that fits as well."""
+    f, n = scorer.floor, scorer.length
+    for _ in range(4):
+        q = _mean_cell(c.lines, c.q, n)
+        best = None
+        for m in (2, 3):
+            if n / (q * m) < 2:
+                continue
+            for g in _coarsened(c.lines, n, m):
+                r = scorer.fit(g, q * m, (c.kernel,))[0]
+                if np.log(r + f) - np.log(c.r + f) < COARSEN_TOL and (best is None or m > best[0]):
+                    best = (m, r, g)
+        if best is None:
+            return c
+        m, r, g = best
+        c = scorer.judge(_Candidate(q=q * m, ph=c.ph, z=c.z, lines=g, r=r, kernel=c.kernel, follows=c.follows))
+    return c
+
+
+def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
+    """Mean cell size of ``lines`` (least squares over the interior lines), ``q`` when too few."""
+    inner = np.asarray(lines, np.float64)[1:-1]
+    if len(inner) < 3:
+        return q
+    k = np.round((inner - inner[0]) / q)
+    if len(np.unique(k)) < 2:
+        return q
+    return float(np.polyfit(k, inner, 1)[0])
+
+
+def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
+              refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
+              kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos")) -> AxisFit:
+    """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
+
+    ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
+    candidates.  ``floor`` is the residual a perfect model still leaves (noise,
+    quantisation): jumps are measured on top of it.
+    """
+    length = data.shape[1]
+    native = np.arange(length + 1)
+    lo = max(min_cell, 2.0)
+    hi = min(max_cell, length / 3.0)
+    if hi < lo:
+        return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
+
+    cands = _proposals(profiles, lo, hi)
+    cands += [q for q in extra if lo <= q <= hi and not _close(q, cands, 0.005)]
+
+    # tune every candidate's size and phase on the profile whose comb shows it best
+    combs: list[tuple[float, float, float]] = []
+    for q0 in cands:
+        best = None
+        for prof in profiles:
+            ph0 = phase(prof, q0)
+            z = line_contrast(prof, uniform_lines(ph0, q0, length), q0)
+            if best is None or z > best[0]:
+                best = (z, prof, ph0)
+        z, prof, ph0 = best
+        q, ph, _ = refine_comb(prof, q0, ph0)
+        if not (lo * 0.98 <= q <= hi * 1.02):
+            q, ph = q0, ph0
+        else:
+            z = max(z, line_contrast(prof, uniform_lines(ph, q, length), q))
+        if not any(abs(q - c[0]) <= 0.003 * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q for c in combs):
+            combs.append((q, ph, z))
+
+    if not combs:
+        return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
+    scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor)
+    # the candidates whose combs stand out most, and the other axis's answer
+    combs = sorted(combs, key=lambda c: -c[2])
+    keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
+    combs = keep
+    judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -c.score)
+    # the leaders are tuned to the residual's optimum and judged again
+    top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
+    judged = sorted(top + judged[POLISH_TOP:], key=lambda c: -c.score)
+    raw = [dict(q=_mean_cell(c.lines, c.q, length), n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse,
+                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score) for c in judged]
+    # blocks that reproduce a clean upscale exactly are all adequate; the coarsest of
+    # them is the cells, the finer ones only split them (smooth kernels are left out:
+    # any grid finer than the cells reproduces a smooth image)
+    exact = [c for c in judged if c.kernel == "nearest" and c.r <= 0.5 * floor]
+    exact = [c for c in exact if not c.follows] or exact  # a uniform comb is the simpler model
+    lead = max(exact, key=lambda c: _mean_cell(c.lines, c.q, length)) if exact else judged[0]
+    best = _coarsest_equivalent(scorer, lead)
+    cands_out = [(float(_mean_cell(c.lines, c.q, length)), float(c.score)) for c in judged]
+    proposals = [(float(c[0]), float(c[2])) for c in combs]
+    q = _mean_cell(best.lines, best.q, length)
+    rivals = [c.score for c in judged[1:] if abs(_mean_cell(c.lines, c.q, length) - q) > 0.02 * q]
+    margin = float(np.clip((best.score - max(rivals)) / 2.0, 0.0, 1.0)) if rivals else 1.0
+    if allow_native and min_cell <= 1.0:
+        # the native hypothesis (cells of 1 px) fits exactly; it wins when coarsening
+        # to 2 px cells costs more than the best grid's score, measured over the best
+        # residual any grid achieves (a grid that fits no better than native pixels
+        # is no evidence of cells)
+        r2 = min([scorer.fit(_lattice(2.0, s, length), 2.0)[0] for s in (0.0, 1.0)] + [c.r for c in judged])
+        fn = max(floor, min(c.r for c in judged))
+        native_score = float(np.log(r2 + fn) - np.log(fn))
+        # a grid must explain nearly all the image's variation to beat its own pixels
+        var = float(np.mean(np.var(data, axis=(0, 1)))) + floor
+        if native_score > best.score or best.r > NATIVE_UNEXPLAINED * var:
+            return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
+                           margin=float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
+                           candidates=cands_out, proposals=proposals, raw=raw)
+    lines = np.round(best.lines).astype(np.int64)
+    uni = uniform_lines(best.ph % best.q, best.q, length, min_partial)
+    refined = len(lines) != len(uni) or bool(np.any(lines != uni))
+    lines = finish_lines(lines[1:-1], q, length, min_partial)  # drop slivers at the borders
+    q = _mean_cell(lines.astype(np.float64), q, length)
+    phase_out = float(lines[1] % q) if len(lines) > 2 else 0.0
+    return AxisFit(lines=lines, cell=float(q), phase=phase_out, refined=refined, cost=float(best.r),
+                   margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw)
+
+
+def _axis_noise(data: np.ndarray) -> float:
+    """Per-value noise variance of ``data`` (R, L, C) along axis 1 (robust: most
+    neighbours lie in the same cell, so the median difference is noise)."""
+    d = np.abs(np.diff(data[..., :3], axis=1)).reshape(-1, 3)
+    if d.size == 0:
+        return 0.0
+    mad = np.median(d, axis=0)
+    return float(np.mean((1.4826 * mad / np.sqrt(2)) ** 2))
+
+
+def _across(img: np.ndarray, sigma: float, axis: int) -> np.ndarray:
+    """Smooth ``img`` (H, W, C) across ``axis``'s lines only: for the x axis (1),
+    along y.  Every row shares the column boundaries, so averaging rows keeps the
+    x structure exactly (nearest, smooth kernels, drift alike) and only averages
+    the noise away."""
+    if sigma <= 0:
+        return img
+    k = 2 * int(np.ceil(3 * sigma)) + 1
+    ksize = (1, k) if axis == 1 else (k, 1)
+    sx, sy = (1e-3, sigma) if axis == 1 else (sigma, 1e-3)
+    return cv2.GaussianBlur(img, ksize, sigmaX=sx, sigmaY=sy, borderType=cv2.BORDER_REFLECT)
 
 
 def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0, refine: bool = True,
-                edge_method: str = "diff", penalty: float = 2.0, sigma_floor: float = 0.0,
-                min_partial: float = 0.5) -> Grid:
+                edge_method: str = "diff", sigma_floor: float = 0.0, min_partial: float = 0.5,
+                **_ignored) -> Grid:
     """Find the pixel grid of an RGBA uint8 image (H, W, 4).
 
     ``min_cell`` 1 lets the image be judged native (one pixel per cell); larger values
-    force a grid.  ``penalty`` is the price per cell and channel in the model check.
+    force a grid.
     """
     feats = to_features(rgba)
+    lin = linear_features(rgba)
     h, w = feats.shape[:2]
     sigma = max(noise_sigma(feats), sigma_floor)
-    # noise drowns the few real edges in the profiles: smooth it away first (the
-    # model check below still sees the original pixels).  Clean 8-bit art, native
-    # or upscaled, repeats exact values between neighbours; noise never does, so
-    # dense clean detail is not mistaken for noise.
     repeats = exact_repeats(rgba)
-    noisy = sigma > 1.0 and repeats < 0.02
     # native pixel art is stored losslessly and repeats exact values; an image that
     # (almost) never does was resampled or compressed, so it has cells > 1 px
-    floor_cell = min_cell if repeats >= 0.02 else max(min_cell, 2.0)
-    sm = cv2.GaussianBlur(feats, (0, 0), min(2.0, 0.4 * sigma)) if noisy else feats
-    px, py = edge_profiles(sm, edge_method)
-    rx, ry = edge_profiles(sm, "nms")
-    cx, cy = curvature_profiles(sm, 1.0)
-    # JPEG steps at every 8-px block border would read as a grid of 8 (or 16/3...)
-    # (clean art that repeats exact values is not a decoded JPEG, whatever its lines)
-    blocky = repeats < 0.5 and max(jpeg_blockiness(feats),
-                                   jpeg_blockiness(np.ascontiguousarray(feats.transpose(1, 0, 2)))) > 1.4
-    if blocky:
-        px, py, rx, ry, cx, cy = (remove_block_pattern(e) for e in (px, py, rx, ry, cx, cy))
-    rows = row_subset(h, w)
-    cols = row_subset(w, h)
-    fx_feats = feats[rows]
-    fy_feats = np.ascontiguousarray(feats[:, cols].transpose(1, 0, 2))
-    fx = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, (rx, cx), blocky=blocky)
-    fy = _fit_axis(fy_feats, py, sigma, floor_cell, max_cell, refine, penalty, min_partial, (ry, cy), (fx.cell,), blocky)
+    allow_native = repeats >= 0.02
+    # noise, JPEG and blur: smooth across each axis's lines (never along them)
+    clean = repeats >= 0.5 and sigma < 1.0
+    across = 0.0 if clean else (3.0 if sigma > 2.0 else 1.5)
+    blocky = max(jpeg_blockiness(feats), jpeg_blockiness(np.ascontiguousarray(feats.transpose(1, 0, 2)))) > 1.3
+    fits = []
+    for axis in (1, 0):
+        sm = _across(feats, across, axis)
+        prof = edge_profiles(sm, edge_method)[0 if axis == 1 else 1]
+        ridge = edge_profiles(sm, "nms")[0 if axis == 1 else 1]
+        curv = curvature_profiles(sm, 1.0)[0 if axis == 1 else 1]
+        profiles = [prof, ridge, curv]
+        if blocky:
+            profiles = [remove_block_pattern(e) for e in profiles]
+        lsm = _across(lin, across, axis)
+        if axis == 1:
+            data = np.ascontiguousarray(lsm[row_subset(h, w)], np.float64)
+        else:
+            data = np.ascontiguousarray(lsm[:, row_subset(w, h)].transpose(1, 0, 2), np.float64)
+        # residual a perfect model still leaves: noise plus 8-bit quantisation
+        floor = max(_axis_noise(data), 0.25)
+        fits.append((data, profiles, floor))
+    (dx, prx, flx), (dy, pry, fly) = fits
+    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, allow_native=allow_native)
+    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), allow_native=allow_native)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(fx_feats, px, sigma, floor_cell, max_cell, refine, penalty, min_partial, (rx, cx), (fy.cell,), blocky)
-        if fx2.cost < fx.cost - 1e-9:
+        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), allow_native=allow_native)
+        if fx2.candidates and fx.candidates and fx2.candidates[0][1] > fx.candidates[0][1]:
             fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma))
 

@@ -174,15 +174,37 @@ def jpeg_blockiness(feats: np.ndarray) -> float:
     return (on + 0.01) / (mid + 0.01)
 
 
-def remove_block_pattern(profile: np.ndarray) -> np.ndarray:
-    """Replace the profile at JPEG block borders (multiples of 8) by the mean of its
-    two neighbours: block steps vanish, a blurred cell edge there keeps most of its
-    strength from its neighbours."""
+def remove_block_pattern(profile: np.ndarray, period: int = 16) -> np.ndarray:
+    """Notch the JPEG codec's own lattice out of a profile.
+
+    JPEG codes 8x8 blocks (16x16 for subsampled chroma) on a fixed lattice, so its
+    block edges and ringing repeat every 8 and 16 px whatever the image shows.
+    Subtracting, at every position, the mean of the profile over all positions
+    with the same remainder mod ``period`` removes exactly the frequencies k/16
+    (cycles per px) and nothing else, at any lattice offset; a cell grid of any
+    other size keeps almost all of its comb.
+    """
     e = np.asarray(profile, np.float64).copy()
     n = len(e) - 1
-    b = np.arange(8, n, 8)
-    e[b] = 0.5 * (e[b - 1] + e[np.minimum(b + 1, n)])
+    if n < 2 * period:
+        return e
+    idx = np.arange(1, n)
+    v = e[1:n]
+    r = idx % period
+    means = np.bincount(r, v, minlength=period) / np.maximum(np.bincount(r, minlength=period), 1)
+    e[1:n] = v - means[r] + v.mean()
     return e
+
+
+def linear_features(rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 -> float32 (H, W, 4): premultiplied RGB and alpha, 0..255.
+
+    Resampling filters, blur and JPEG are linear in the stored values, so the
+    model check (:mod:`.model`) fits cells in this space, not in CIELAB.
+    """
+    f = rgba.astype(np.float32)
+    f[..., :3] *= f[..., 3:4] * (1.0 / 255.0)
+    return f
 
 
 def exact_repeats(rgba: np.ndarray) -> float:

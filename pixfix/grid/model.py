@@ -1,82 +1,234 @@
-"""Model check: how well does a set of cell boundaries explain the image?
+"""Model check: how well does a set of cells explain the image along one axis?
 
-Along one axis, a grid says every row is a sequence of cell values, one per
-cell, turned into pixels by some resampling kernel: nearest neighbour for
-clean upscales, linear / cubic / Lanczos for smooth ones (which put ramps, not
-steps, between cells).  We take each cell's value at its exact centre (linear
-interpolation between the two nearest pixels, so a smooth upscale's centre
-value is recovered), render the row back with each kernel, and keep the best.
+A grid says every row of the image is a sequence of cell values turned into
+pixels by a resampling kernel: nearest neighbour (a box) for clean upscales,
+linear / cubic / Lanczos for smooth ones.  For cells with centres ``c_k`` the
+row is modelled as ``row(x) = sum_k v_k K(u(x) - k)`` where ``u`` maps a pixel
+centre to cell-index coordinates (``u(c_k) = k``, linear in between), so
+uniform and per-line refined grids are handled alike.  The cell values ``v``
+of every row are fitted by least squares at once (the design matrix is banded,
+so this costs O(pixels x kernel taps)); the residual is what the grid cannot
+explain.
 
-The cost is a scale-free description length per pixel: with Laplacian residuals
-of unknown scale, minus the log-likelihood is ``log(mean |residual|)`` up to a
-constant, and every cell value costs ``penalty`` per colour channel.  Finer grids
-always fit at least as well; the price per cell makes ``p`` beat ``p/2`` when the
-extra cells only chase ramps and noise, while the error makes ``p`` beat ``2p``
-when merged cells hide real detail.  ``floor`` is the residual a perfect model
-still leaves (the image noise), so fitting noise earns nothing.
+The fit runs in the space where the degradation is linear: resampling filters,
+blur and JPEG act on the stored (gamma-encoded) RGB values, so the features are
+premultiplied RGB plus alpha, not CIELAB.
 """
 from __future__ import annotations
 
-import cv2
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
+from scipy.linalg import solveh_banded
+from scipy.special import erf
 
-KERNELS = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
-           "lanczos": cv2.INTER_LANCZOS4}
+
+def _box(t: np.ndarray) -> np.ndarray:
+    return ((t >= -0.5) & (t < 0.5)).astype(np.float64)
 
 
-def row_subset(n_rows: int, n_cols: int, budget: int = 40_000) -> np.ndarray:
-    """Evenly spread, slightly irregular row indices so that rows x cols stays near ``budget``."""
-    k = max(1, int(budget // max(n_cols, 1)))
+def _linear(t: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, 1.0 - np.abs(t))
+
+
+def _cubic(t: np.ndarray, a: float = -0.75) -> np.ndarray:
+    """Keys' cubic convolution kernel with OpenCV's a = -0.75."""
+    t = np.abs(t)
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return np.where(t <= 1, near, np.where(t < 2, far, 0.0))
+
+
+def _lanczos4(t: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(t) < 4, np.sinc(t) * np.sinc(t / 4), 0.0)
+
+
+def _soft(t: np.ndarray, s: float = 0.12) -> np.ndarray:
+    """A cell (box) blurred by a Gaussian of ``s`` cells: soft-edged blocks, as AI
+    renderers and blurred nearest-neighbour upscales draw them."""
+    return 0.5 * (erf((t + 0.5) / (s * np.sqrt(2))) - erf((t - 0.5) / (s * np.sqrt(2))))
+
+
+#: resampling kernels in cell units, with their support radius (cells)
+KERNELS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], int]] = {
+    "nearest": (_box, 1),
+    "soft": (_soft, 1),
+    "linear": (_linear, 1),
+    "cubic": (_cubic, 2),
+    "lanczos": (_lanczos4, 4),
+}
+
+
+def row_subset(n_rows: int, n_cols: int, budget: int = 12_000, min_rows: int = 24) -> np.ndarray:
+    """Spread, slightly irregular row indices so that rows x cols stays near ``budget``.
+
+    Golden-ratio offsets avoid locking onto the grid's own period.
+    """
+    k = max(min_rows, int(budget // max(n_cols, 1)))
     if k >= n_rows:
         return np.arange(n_rows)
-    # golden-ratio offsets avoid locking onto the grid's own period
     pos = (np.arange(k) * 0.6180339887 % 1.0) * n_rows
     return np.unique(pos.astype(np.int64))
 
 
-def centre_values(feats: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Values (R, n, C) at fractional column positions ``centres`` (pixel-edge coordinates)."""
-    w = feats.shape[1]
-    xs = np.clip(centres - 0.5, 0, w - 1)
-    i0 = np.clip(np.floor(xs).astype(np.int64), 0, max(w - 2, 0))
-    t = (xs - i0)[None, :, None].astype(np.float32)
-    i1 = np.minimum(i0 + 1, w - 1)
-    return np.ascontiguousarray(feats[:, i0] * (1 - t) + feats[:, i1] * t, np.float32)
+def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
+    """Centres of the cells bounded by ``lines`` (pixel-edge coordinates, first 0 and
+    last ``length``), with the partial cells at both borders completed to full size
+    (``cell``) outside the image, where their true centres lie."""
+    lines = np.asarray(lines, np.float64)
+    inner = lines[1:-1]
+    if len(inner) == 0:
+        return np.array([length / 2.0])
+    first = min(inner[0] - cell, 0.0) if inner[0] < cell else lines[0]
+    last = max(inner[-1] + cell, float(length)) if length - inner[-1] < cell else lines[-1]
+    b = np.concatenate([[first], inner, [last]])
+    return 0.5 * (b[:-1] + b[1:])
 
 
-def render(vals: np.ndarray, lines: np.ndarray, kernel: str) -> np.ndarray:
-    """Render cell values (R, n, C) over the columns ``lines[0]:lines[-1]`` with ``kernel``."""
-    r = vals.shape[0]
-    x0, x1 = int(lines[0]), int(lines[-1])
-    centres = 0.5 * (lines[:-1] + lines[1:])
-    x = np.arange(x0, x1) + 0.5
+def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Map positions ``x`` to cell-index coordinates (``centres[k] -> k``), linear
+    between centres and extrapolated with the outer spacing."""
+    n = len(centres)
+    if n == 1:
+        return np.zeros_like(x)
+    u = np.interp(x, centres, np.arange(n, dtype=np.float64))
+    lo, hi = x < centres[0], x > centres[-1]
+    u[lo] = (x[lo] - centres[0]) / (centres[1] - centres[0])
+    u[hi] = n - 1 + (x[hi] - centres[-1]) / (centres[-1] - centres[-2])
+    return u
+
+
+@dataclass
+class Design:
+    """A banded design matrix: pixel ``x`` = sum_j ``w[x, j]`` * cell ``k0[x] + j``.
+
+    ``k0`` never decreases with ``x``, so products with the matrix are segment sums
+    (``np.add.reduceat``) and the normal equations are banded: no sparse-matrix
+    machinery, which costs more than the arithmetic at these sizes.
+    """
+
+    k0: np.ndarray             # (L,) int64, first cell touched by each pixel
+    w: np.ndarray              # (L, T) float64 weights (zero outside 0..n-1)
+    n: int                     # number of cells
+
+    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
+        starts = np.flatnonzero(np.r_[True, self.k0[1:] != self.k0[:-1]])
+        return starts, self.k0[starts]
+
+    def dense(self) -> np.ndarray:
+        """The matrix itself (L, n): at these sizes one BLAS product beats any
+        sparse format."""
+        length, t = self.w.shape
+        a = np.zeros((length, self.n + 2 * t))
+        a[np.arange(length)[:, None], self.k0[:, None] + np.arange(t)[None, :] + t] = self.w
+        return a[:, t:t + self.n]
+
+    def rmatmul(self, y: np.ndarray) -> np.ndarray:
+        """``A^T y`` for ``y`` (L, m) -> (n, m)."""
+        return self.dense().T @ y
+
+    def gram(self, ridge: float = 1e-7) -> np.ndarray:
+        """``A^T A`` in the upper banded form of ``scipy.linalg.solveh_banded``."""
+        t = self.w.shape[1]
+        starts, first = self._segments()
+        blocks = np.add.reduceat(self.w[:, :, None] * self.w[:, None, :], starts, axis=0)  # (S, T, T)
+        jj, dd = np.nonzero(np.add.outer(np.arange(t), np.arange(t)) < t)  # upper band: (j, j + d)
+        rows = (t - 1 - dd)[None, :]
+        cols = first[:, None] + (jj + dd)[None, :] + t
+        ab = np.zeros((t, self.n + 3 * t))
+        np.add.at(ab, (np.broadcast_to(rows, cols.shape), cols), blocks[:, jj, jj + dd])
+        ab = np.ascontiguousarray(ab[:, t:t + self.n])
+        for d in range(1, t):  # entries whose row lies before the first cell
+            ab[t - 1 - d, :d] = 0.0
+        diag = ab[t - 1]
+        ab[t - 1] = diag + ridge * max(float(diag.max()) if diag.size else 1.0, 1.0)
+        return ab
+
+
+def design(centres: np.ndarray, length: int, kernel: str, lines: np.ndarray | None = None) -> Design:
+    """Design matrix (length x n_cells) of ``kernel`` for cells centred at ``centres``.
+
+    Rows sum to one.  For ``nearest`` the pixel belongs to the cell whose
+    boundaries (``lines``, or the midpoints between centres) contain its centre.
+    """
+    n = len(centres)
+    x = np.arange(length, dtype=np.float64) + 0.5
     if kernel == "nearest":
-        owner = np.repeat(np.arange(len(lines) - 1), np.diff(lines))
-        return vals[:, owner]
-    u = np.interp(x, centres, np.arange(len(centres)), left=0.0, right=len(centres) - 1.0)
-    if len(centres) >= 2:  # extrapolate the index linearly beyond the outer centres
-        lo, hi = x < centres[0], x > centres[-1]
-        u[lo] = (x[lo] - centres[0]) / (centres[1] - centres[0])
-        u[hi] = len(centres) - 1 + (x[hi] - centres[-1]) / (centres[-1] - centres[-2])
-    mx = np.ascontiguousarray(np.broadcast_to(u.astype(np.float32)[None, :], (r, len(u))))
-    my = np.ascontiguousarray(np.broadcast_to(np.arange(r, dtype=np.float32)[:, None], (r, len(u))))
-    return cv2.remap(vals, mx, my, KERNELS[kernel], borderMode=cv2.BORDER_REPLICATE)
+        if lines is None:
+            b = 0.5 * (centres[:-1] + centres[1:])
+        else:
+            b = np.asarray(lines, np.float64)[1:-1]
+            b = b[(b > centres[0]) & (b < centres[-1])]
+        k = np.clip(np.searchsorted(b, x, side="right"), 0, n - 1)
+        return Design(k0=k.astype(np.int64), w=np.ones((length, 1)), n=n)
+    f, support = KERNELS[kernel]
+    u = _index_coordinate(x, centres)
+    k0 = np.floor(u).astype(np.int64) - support + 1
+    k = k0[:, None] + np.arange(2 * support)[None, :]
+    w = f(u[:, None] - k)
+    w[(k < 0) | (k >= n)] = 0.0
+    s = w.sum(axis=1, keepdims=True)
+    w /= np.where(np.abs(s) > 1e-9, s, 1.0)
+    return Design(k0=k0, w=w, n=n)
 
 
-def axis_cost(feats: np.ndarray, lines: np.ndarray, penalty: float = 2.0, kernel: str = "nearest",
-              floor: float = 0.5) -> float:
-    """Description cost per pixel of the cell model ``lines`` along x of ``feats`` (R, W, C)."""
-    if len(lines) < 2:
-        return float("inf")
-    x0, x1 = int(lines[0]), int(lines[-1])
-    vals = centre_values(feats, 0.5 * (lines[:-1] + lines[1:]))
-    resid = np.abs(feats[:, x0:x1] - render(vals, lines, kernel)).sum(axis=2)
-    return float(np.log(resid.mean() + floor) + penalty * 3.0 * (len(lines) - 1) / max(x1 - x0, 1))
+def solve_banded_gram(a: Design, b: np.ndarray, ridge: float = 1e-7) -> np.ndarray:
+    """Solve ``(A^T A) v = b`` for the banded normal equations of design ``a``."""
+    ab = a.gram(ridge)
+    try:
+        return solveh_banded(ab, b, check_finite=False)
+    except (np.linalg.LinAlgError, ValueError):
+        t = ab.shape[0]
+        full = np.zeros((a.n, a.n))
+        for d in range(t):
+            full[np.arange(a.n - d), np.arange(d, a.n)] = ab[t - 1 - d, d:]
+        full = full + np.triu(full, 1).T
+        return np.linalg.lstsq(full, b, rcond=None)[0]
 
 
-def best_kernel(feats: np.ndarray, lines: np.ndarray, floor: float = 0.5) -> tuple[str, float]:
-    """The resampling kernel that best explains the image for these lines, and its cost."""
-    costs = {k: axis_cost(feats, lines, 0.0, k, floor) for k in KERNELS}
-    k = min(costs, key=costs.get)
-    return k, costs[k]
+def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = None) -> tuple[np.ndarray, float]:
+    """Least-squares cell values for data ``y`` (length, m) and design ``a``.
 
+    Returns ``(v, rss)``: values (n_cells, m) and the residual sum of squares
+    (``yy``: the precomputed sum of squares of ``y``).
+    """
+    if a.w.shape[1] == 1:  # a box per cell: the least-squares value is the cell mean
+        starts = np.flatnonzero(np.r_[True, a.k0[1:] != a.k0[:-1]])
+        sums = np.add.reduceat(y, starts, axis=0)
+        counts = np.diff(np.r_[starts, len(y)]).astype(np.float64)
+        v = np.zeros((a.n, y.shape[1]))
+        v[a.k0[starts]] = sums / counts[:, None]
+        rss = (float(np.einsum("ij,ij->", y, y)) if yy is None else yy) - float(np.einsum("ij,ij->", sums, sums / counts[:, None]))
+        return v, max(rss, 0.0)
+    b = a.rmatmul(y)
+    v = solve_banded_gram(a, b, ridge)
+    rss = (float(np.einsum("ij,ij->", y, y)) if yy is None else yy) - float(np.einsum("ij,ij->", b, v))
+    return v, max(rss, 0.0)
+
+
+def axis_residual(data: np.ndarray, lines: np.ndarray, cell: float, kernels: tuple[str, ...] = tuple(KERNELS),
+                  ) -> tuple[float, str]:
+    """Mean squared residual per value of the best kernel model for ``lines`` along
+    axis 1 of ``data`` (R, L, C), and that kernel's name."""
+    y = axis_matrix(data)
+    return axis_residual_y(y, float(np.einsum("ij,ij->", y, y)), lines, cell, kernels)
+
+
+def axis_matrix(data: np.ndarray) -> np.ndarray:
+    """``data`` (R, L, C) as the (L, R*C) matrix the fits work on."""
+    r, length, c = data.shape
+    return np.ascontiguousarray(data.transpose(1, 0, 2)).reshape(length, r * c)
+
+
+def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
+                    kernels: tuple[str, ...] = tuple(KERNELS)) -> tuple[float, str]:
+    """:func:`axis_residual` on a prepared matrix ``y`` (L, m) with sum of squares ``yy``."""
+    length = y.shape[0]
+    centres = cell_centres(lines, length, cell)
+    best = (np.inf, "nearest")
+    for k in kernels:
+        _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy)
+        if rss < best[0]:
+            best = (rss, k)
+    return best[0] / y.size, best[1]

@@ -218,3 +218,57 @@ def comb_scan(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3,
     idx = np.flatnonzero(peak)
     idx = idx[np.argsort(-zs[idx])][:k]
     return [(float(qs[i]), float(zs[i])) for i in idx]
+
+
+def refine_comb(profile: np.ndarray, q: float, ph: float, reach: float = 0.3,
+                iters: int = 3) -> tuple[float, float, int]:
+    """Sub-pixel cell size and phase by regression on the profile's peaks.
+
+    Near every tooth ``ph + k q`` of the comb the profile's strongest position is
+    located to sub-pixel precision (parabola through its neighbours); a weighted
+    straight-line fit of those positions against ``k`` gives the comb that runs
+    through them.  Teeth whose peak lies off the line (boundaries that show no
+    edge, detail nearby) are dropped and the fit repeated with a narrower reach.
+    Returns ``(q, ph, teeth used)``; the input when too few teeth carry a peak.
+    """
+    e = np.asarray(profile, np.float64)
+    n = len(e) - 1
+    if n < 4:
+        return q, ph, 0
+    base = float(np.median(e[1:n]))
+    used = 0
+    for it in range(iters):
+        k = np.arange(int(np.ceil((1 - ph) / q)), int(np.floor((n - 1 - ph) / q)) + 1)
+        if len(k) < 3:
+            break
+        t = ph + k * q
+        rr = reach * q if it == 0 else max(1.5, 0.15 * q)
+        r = max(1, int(np.ceil(rr)))
+        idx = np.clip(np.round(t).astype(np.int64)[:, None] + np.arange(-r, r + 1)[None, :], 1, n - 1)
+        j = np.argmax(e[idx], axis=1)
+        pos = idx[np.arange(len(k)), j]
+        a, b, c = e[pos - 1], e[pos], e[pos + 1]
+        den = a - 2 * b + c
+        off = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+        peak = pos + np.clip(off, -0.5, 0.5)
+        w = b - base
+        ok = (w > 0) & (np.abs(peak - t) <= rr)
+        q_new, ph_new = q, ph
+        for thr in (0.2 * q, max(0.75, 0.08 * q)):
+            if ok.sum() < 3 or len(np.unique(k[ok])) < 2:
+                return q, ph, used
+            kk, pp, ww = k[ok], peak[ok], w[ok]
+            km = np.average(kk, weights=ww)
+            pm = np.average(pp, weights=ww)
+            var = np.average((kk - km) ** 2, weights=ww)
+            if var <= 0:
+                return q, ph, used
+            q_new = float(np.average((kk - km) * (pp - pm), weights=ww) / var)
+            ph_new = float(pm - q_new * km)
+            res = np.abs(peak - (ph_new + k * q_new))
+            ok = ok & (res <= thr)
+        if not (0.8 * q <= q_new <= 1.25 * q):
+            return q, ph, used
+        used = int(ok.sum())
+        q, ph = q_new, ph_new % q_new
+    return q, ph, used
