@@ -16,7 +16,7 @@ import numpy as np
 from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
 from .grid.period import phase as comb_phase
-from .palette import Palette, reduce_palette, to_lab
+from .palette import Palette, leader_clusters, reduce_palette, to_lab
 from .sample import Cells, model_cells, sample_cells
 
 STAGES = ("grid", "sample", "palette")
@@ -89,8 +89,22 @@ def auto_merge_radius(cells: Cells, noise: float) -> float:
     from_pairs = 3.0 * float(np.percentile(d, 25)) if len(d) >= 8 else 0.0
     n = max(1, cells.n_samples // 2)
     from_noise = 2.5 * noise * np.sqrt(3.0 / n)
-    tau = max(from_pairs, from_noise)
+    # a slowly varying colour wash (AI renderers, uneven lighting, chroma loss) moves a
+    # colour by more than neighbours differ: measure each colour's spread over the
+    # whole image, around provisional clusters of a wide radius
+    flat = lab[op].reshape(-1, 3)
+    labels = leader_clusters(flat, np.ones(len(flat)), WIDE_RADIUS)
+    centres = np.stack([np.bincount(labels, flat[:, j]) / np.bincount(labels) for j in range(3)], 1)
+    dist = np.linalg.norm(flat - centres[labels], axis=1)
+    sizes = np.bincount(labels)
+    typical = [float(np.median(dist[labels == k])) for k in np.flatnonzero(sizes >= 5)]
+    from_clusters = 2.0 * float(np.median(typical)) if typical else 0.0  # every colour counts once
+    tau = max(from_pairs, from_noise, from_clusters)
     return float(np.clip(tau, 0.0, 15.0)) if tau >= 1.0 else 0.0
+
+
+#: provisional cluster radius (Lab) for measuring how far one colour's estimates spread
+WIDE_RADIUS = 12.0
 
 
 def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = None,
@@ -116,16 +130,18 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
     return out, pal
 
 
-def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0) -> np.ndarray:
+def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0, lossless: bool = False) -> np.ndarray:
     """Make the border-connected backdrop transparent.
 
     The backdrop colour is the commonest opaque colour on the border; every cell
     within ``tolerance`` (CIELAB) of it that is connected to the border (4-way)
     goes transparent, so a slightly uneven AI backdrop goes as a whole.
-    ``transparent`` always does this; ``auto`` only for images with no transparency
-    yet whose border is mostly (>= 60 %) that colour.
+    ``transparent`` always does this; ``auto`` only for degraded images (not
+    ``lossless`` ones: native art and clean upscales keep their backdrop) with no
+    transparency yet whose border is mostly (>= 60 %) that colour: the flat backdrop
+    a renderer or a JPEG export put behind a sprite.
     """
-    if mode == "keep" or image.size == 0:
+    if mode == "keep" or image.size == 0 or (mode == "auto" and lossless):
         return image
     alpha = image[..., 3]
     if mode == "auto" and (alpha == 0).any():
@@ -183,6 +199,8 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
         return Restored(None, grid, cells, None, times)
     t = time.perf_counter()
     image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma)
-    image = remove_background(image, config.background.mode)
+    # the backdrop is the palette entry that dominates the border: after the palette
+    # step, colours closer than the merge radius are one entry
+    image = remove_background(image, config.background.mode, tolerance=pal.tau, lossless=grid.lossless)
     times["palette"] = time.perf_counter() - t
     return Restored(image, grid, cells, pal, times)

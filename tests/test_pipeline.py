@@ -27,11 +27,24 @@ def test_noisy_upscale_recovers_colours(rng):
     img = upscale(sprite, 9).astype(np.float64)
     img[..., :3] += rng.normal(0, 6, img[..., :3].shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    res = restore(img)
+    res = restore(img, load_config(extra={"background": {"mode": "keep"}}))
     assert res.image.shape == sprite.shape
     err = np.abs(res.image.astype(int) - sprite.astype(int))[..., :3].max(axis=-1)
     assert (err <= 6).mean() > 0.98
     assert res.colors_after <= 5
+
+
+def test_degraded_backdrop_goes_transparent_lossless_one_stays(rng):
+    sprite = smiley()
+    clean = restore(upscale(sprite, 6))
+    assert clean.grid.lossless and np.array_equal(clean.image, sprite)
+    img = upscale(sprite, 6).astype(np.float64)
+    img[..., :3] += rng.normal(0, 5, img[..., :3].shape)
+    res = restore(np.clip(img, 0, 255).astype(np.uint8))
+    assert not res.grid.lossless
+    backdrop = (sprite[..., :3] == sprite[0, 0, :3]).all(-1)
+    assert (res.image[backdrop, 3] == 0).all()           # the flat backdrop is gone
+    assert (res.image[~backdrop, 3] == 255).all()        # the face is all there
 
 
 def test_manual_cell_skips_detection(rng):

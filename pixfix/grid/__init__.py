@@ -31,7 +31,7 @@ import numpy as np
 
 from .edges import (curvature_profiles, edge_profiles, exact_repeats, jpeg_blockiness, linear_features,
                     noise_sigma, remove_block_pattern, to_features)
-from .fit import refine_lines
+from .fit import polish_lines, refine_lines
 from .model import axis_matrix, axis_residual_y, row_subset
 from .period import (acf_peaks, autocorrelation, comb_scan, finish_lines, line_contrast, phase, refine_comb,
                      top_periods, uniform_lines)
@@ -52,7 +52,8 @@ class AxisFit:
     kernel: str = "nearest"    # resampling kernel of the model that explained the image best
     candidates: list[tuple[float, float]] = field(default_factory=list)  # (cell, jump) scored
     proposals: list[tuple[float, float]] = field(default_factory=list)   # (cell, comb z) proposed
-    raw: list = field(default_factory=list)  # (cell, r, r_fine, r_coarse, floor, z) per candidate
+    raw: list = field(default_factory=list)  # per-candidate diagnostics (cell, residuals, score)
+    exact: bool = False        # blocks reproduce the image exactly (a clean nearest-neighbour upscale)
 
     @property
     def n_cells(self) -> int:
@@ -83,6 +84,11 @@ class Grid:
     @property
     def native(self) -> bool:
         return self.x.cell <= 1.0 + 1e-9 and self.y.cell <= 1.0 + 1e-9
+
+    @property
+    def lossless(self) -> bool:
+        """The image is native or a clean (nearest-neighbour) upscale: nothing was lost."""
+        return all(a.cell <= 1.0 + 1e-9 or a.exact for a in (self.x, self.y))
 
     @property
     def confidence(self) -> float:
@@ -187,6 +193,9 @@ class _Scorer:
                  min_partial: float, floor: float):
         self.y = axis_matrix(data)
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
+        # cumulative sums along the axis, for the segmentation of drifting grids
+        self.cs = np.concatenate([np.zeros((1, self.y.shape[1])), np.cumsum(self.y, axis=0)])
+        self.cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", self.y, self.y))])
         self.profile = profile
         self.length = data.shape[1]
         self.kernels = kernels
@@ -215,14 +224,13 @@ class _Scorer:
         sets = [_lattice(q, ph % q, n), _lattice(q, (ph + q / 2) % q, n)]
         if self.refine and n / q >= 4:
             guide = uniform_lines(ph % q, q, n, self.min_partial)
-            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35,
-                              min_partial=self.min_partial).astype(np.float64)
+            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=self.min_partial)
+            dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q)))).astype(np.float64)
             widths = np.diff(dp[1:-1])
             # drift is slow and cells stay alike; lines that skip weak boundaries to sit
             # only on strong edges are a different (irregular) model, not a drifting grid
             if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths):
                 sets.append(dp)
-                sets.append(np.concatenate([[0.0], 0.5 * (dp[1:-2] + dp[2:-1]), [float(n)]]))
         return sets
 
     def seed(self, q: float, ph: float, z: float) -> _Candidate:
@@ -306,11 +314,15 @@ def _coarsest_equivalent(scorer: "_Scorer", c: "_Candidate") -> "_Candidate":
 
 
 def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
-    """Mean cell size of ``lines`` (least squares over the interior lines), ``q`` when too few."""
+    """Mean cell size of ``lines`` (least squares over the interior lines, cells counted
+    with their median width), ``q`` when there are too few."""
     inner = np.asarray(lines, np.float64)[1:-1]
     if len(inner) < 3:
         return q
-    k = np.round((inner - inner[0]) / q)
+    step = float(np.median(np.diff(inner)))
+    if step <= 0:
+        return q
+    k = np.round((inner - inner[0]) / step)
     if len(np.unique(k)) < 2:
         return q
     return float(np.polyfit(k, inner, 1)[0])
@@ -399,7 +411,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     q = _mean_cell(lines.astype(np.float64), q, length)
     phase_out = float(lines[1] % q) if len(lines) > 2 else 0.0
     return AxisFit(lines=lines, cell=float(q), phase=phase_out, refined=refined, cost=float(best.r),
-                   margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw)
+                   margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw,
+                   exact=best.kernel == "nearest" and best.r <= 0.5 * floor)
 
 
 def _axis_noise(data: np.ndarray) -> float:
