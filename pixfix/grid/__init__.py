@@ -169,7 +169,7 @@ class _Candidate:
     kernel: str
     r_fine: float = 0.0        # ... of the grid twice as fine
     r_coarse: float = 0.0      # ... of the best grid twice as coarse
-    r_stretch: float = 0.0     # log residual of the grid stretched and squeezed a little (mean)
+    r_stretch: float = 0.0     # ... of the grid stretched and squeezed a little (geometric mean)
     score: float = -np.inf
     follows: bool = False      # lines follow the edges (not a uniform comb)
 
@@ -184,6 +184,20 @@ NATIVE_UNEXPLAINED = 0.05
 MAX_CANDIDATES = 1000
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
+
+
+def candidate_score(q: float, r: float, r_fine: float, r_coarse: float, r_stretch: float, floor: float) -> float:
+    """How clearly a grid of cell size ``q`` with residual ``r`` is the image's grid.
+
+    The elbow of the log-residual curve over the scale chain (twice as fine gains
+    nothing, twice as coarse loses a lot) plus the dip against the same grid
+    slightly stretched and squeezed (a grid locked to the cells fits clearly better
+    than its neighbours in size).
+    """
+    lr = np.log(r + floor)
+    elbow = np.log(r_coarse + floor) - 2 * lr + np.log(r_fine + floor)
+    dip = np.log(r_stretch + floor) - lr
+    return float(elbow + DIP_WEIGHT * dip)
 
 
 class _Scorer:
@@ -249,20 +263,15 @@ class _Scorer:
         return _Candidate(q=q, ph=ph, z=z, lines=lines, r=r, kernel=k, follows=follows)
 
     def judge(self, c: _Candidate) -> _Candidate:
-        """Score ``c``: the elbow of the log-residual curve over the scale chain (twice
-        as fine gains nothing, twice as coarse loses a lot) plus the dip against the
-        same grid slightly stretched and squeezed (a grid locked to the cells fits
-        clearly better than its neighbours in size)."""
-        n, f, k, q = self.length, self.floor, (c.kernel,), _mean_cell(c.lines, c.q, self.length)
+        """Measure what :func:`candidate_score` needs: the residuals of the grid twice as
+        fine, twice as coarse, and slightly stretched and squeezed."""
+        n, k, q = self.length, (c.kernel,), _mean_cell(c.lines, c.q, self.length)
         c.r_fine = self.fit(_refined(c.lines), q / 2, k)[0]
         c.r_coarse = min(self.fit(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
         d = float(np.clip(0.75 * q / n, 0.02, 0.1))
-        logs = [np.log(self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] + f) for m in (1 - d, 1 + d)]
-        c.r_stretch = float(np.mean(logs))
-        lr = np.log(c.r + f)
-        elbow = np.log(c.r_coarse + f) - 2 * lr + np.log(c.r_fine + f)
-        dip = c.r_stretch - lr
-        c.score = float(elbow + DIP_WEIGHT * dip)
+        rs = [self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
+        c.r_stretch = float(np.sqrt(max(rs[0], 0.0) * max(rs[1], 0.0)))
+        c.score = candidate_score(q, c.r, c.r_fine, c.r_coarse, c.r_stretch, self.floor)
         return c
 
     def polish(self, c: _Candidate) -> _Candidate:
