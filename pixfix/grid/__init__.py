@@ -178,6 +178,11 @@ class _Candidate:
 DIP_WEIGHT = 4.0
 #: edge-following lines must beat the uniform comb by this much (log residual)
 FOLLOW_GAIN = 0.3
+#: and, in the final ranking, against the uniform combs of other sizes (score units)
+FOLLOW_PRICE = 1.0
+#: residual (8-bit RGB units squared per value) below which blocks reproduce an image
+#: exactly: a clean nearest-neighbour upscale leaves none at all
+EXACT_RESIDUAL = 0.02
 #: a clean image is native unless its best grid leaves less than this share of its variance
 NATIVE_UNEXPLAINED = 0.05
 #: candidates judged by the model check (those with the strongest combs)
@@ -268,10 +273,12 @@ class _Scorer:
         n, k, q = self.length, (c.kernel,), _mean_cell(c.lines, c.q, self.length)
         c.r_fine = self.fit(_refined(c.lines), q / 2, k)[0]
         c.r_coarse = min(self.fit(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
-        d = float(np.clip(0.75 * q / n, 0.02, 0.1))
+        d = float(min(0.75 * q / n, 0.1))  # the end cells move by about a third of a cell
         rs = [self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
         c.r_stretch = float(np.sqrt(max(rs[0], 0.0) * max(rs[1], 0.0)))
         c.score = candidate_score(q, c.r, c.r_fine, c.r_coarse, c.r_stretch, self.floor)
+        if c.follows:  # free lines must pay for themselves against uniform combs too
+            c.score -= FOLLOW_PRICE
         return c
 
     def polish(self, c: _Candidate) -> _Candidate:
@@ -386,11 +393,12 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
     judged = sorted(top + judged[POLISH_TOP:], key=lambda c: -c.score)
     raw = [dict(q=_mean_cell(c.lines, c.q, length), n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse,
-                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score) for c in judged]
+                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score,
+                var=float(np.mean(np.var(data, axis=(0, 1))))) for c in judged]
     # blocks that reproduce a clean upscale exactly are all adequate; the coarsest of
     # them is the cells, the finer ones only split them (smooth kernels are left out:
     # any grid finer than the cells reproduces a smooth image)
-    exact = [c for c in judged if c.kernel == "nearest" and c.r <= 0.5 * floor]
+    exact = [c for c in judged if c.kernel == "nearest" and c.r <= EXACT_RESIDUAL]
     exact = [c for c in exact if not c.follows] or exact  # a uniform comb is the simpler model
     lead = max(exact, key=lambda c: _mean_cell(c.lines, c.q, length)) if exact else judged[0]
     best = _coarsest_equivalent(scorer, lead)
@@ -421,7 +429,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     phase_out = float(lines[1] % q) if len(lines) > 2 else 0.0
     return AxisFit(lines=lines, cell=float(q), phase=phase_out, refined=refined, cost=float(best.r),
                    margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw,
-                   exact=best.kernel == "nearest" and best.r <= 0.5 * floor)
+                   exact=best.kernel == "nearest" and best.r <= EXACT_RESIDUAL)
 
 
 def _axis_noise(data: np.ndarray) -> float:

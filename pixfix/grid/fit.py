@@ -88,7 +88,7 @@ def box_cost(cs: np.ndarray, cq: np.ndarray, a: np.ndarray, b: np.ndarray) -> np
 
 
 def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
-                 reach: int = 2, rounds: int = 6, jitter: float = 0.15) -> np.ndarray:
+                 reach: int = 2, rounds: int = 6, jitter: float = 0.15, spread: float = 0.35) -> np.ndarray:
     """Move every boundary to where the blocks on either side are most uniform.
 
     Each interior line may move up to ``reach`` px; lines of one parity do not
@@ -105,6 +105,7 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
         return b
     offs = np.arange(-reach, reach + 1)
     sd = max(jitter * cell, 0.5)
+    wmin, wmax = max(1.0, (1 - spread) * cell), (1 + spread) * cell
     price = 0.5 * max(noise, 1e-3) * cs.shape[1]
     for _ in range(rounds):
         moved = False
@@ -113,7 +114,12 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
             if len(i) == 0:
                 continue
             cand = b[i][:, None] + offs[None, :]
-            ok = (cand > b[i - 1][:, None]) & (cand < b[i + 1][:, None])
+            wl, wr = cand - b[i - 1][:, None], b[i + 1][:, None] - cand
+            # cells keep a plausible width (border cells may be partial)
+            ok = (wl >= 1) & (wr >= 1)
+            ok &= ((wl >= wmin) & (wl <= wmax)) | (i[:, None] == 1)
+            ok &= ((wr >= wmin) & (wr <= wmax)) | (i[:, None] == n - 1)
+            ok[:, reach] = True  # staying put is always allowed
             cand = np.where(ok, cand, b[i][:, None])
             cost = box_cost(cs, cq, b[i - 1][:, None], cand) + box_cost(cs, cq, cand, b[i + 1][:, None])
             wl, wr = cand - b[i - 1][:, None], b[i + 1][:, None] - cand
