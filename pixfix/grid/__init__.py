@@ -10,17 +10,24 @@ to the other as a candidate, so square cells are a prior, not a rule):
    peaks of every profile and their harmonics, each tuned to sub-pixel size and
    phase by a regression through the profile's peaks;
 3. the model check (:mod:`.model`) decides.  A grid explains the image when
-   each row is reproduced by its cell values and a resampling kernel.  Grids as
-   fine as the true cells or finer all explain it about equally well; the
-   first grid coarser than the cells cannot, and its error jumps.  So every
-   candidate ``q`` is scored by that jump, ``log r(2q) - log r(q)`` (``r``: the
-   least-squares residual of the best kernel), and the largest jump marks the
-   cell size.  This needs no noise model and no price per cell: it is the
-   elbow of the error curve, which is where the cells are;
-4. an image is native (one pixel per cell) when the jump from 1 px cells to 2 px
-   cells is larger than any candidate's;
-5. per-line refinement (:mod:`.fit`) for drifting (AI) grids, kept when it
-   explains the image clearly better than the uniform comb.
+   each row is reproduced, in least squares, by its cell values and a
+   resampling kernel (box, soft box, linear, cubic, Lanczos; the best one is
+   kept).  Grids as fine as the true cells or finer all explain it about equally
+   well; the first grid coarser than the cells cannot, and its error jumps.  A
+   candidate ``q`` is scored by the elbow of the log residual over the scale
+   chain, ``log r(2q) - 2 log r(q) + log r(q/2)`` (twice as coarse loses much,
+   twice as fine gains little), plus the dip against the same grid stretched and
+   squeezed by a third of a cell over the image (a grid locked to the cells fits
+   clearly better than its neighbours in size).  The leaders are polished (scale
+   and shift, then each line) to the residual's optimum.  No noise model and no
+   price per cell: the elbow is where the cells are;
+4. blocks that reproduce a clean upscale exactly are all adequate and the
+   coarsest of them is taken; an image is native (one pixel per cell) only when
+   it repeats exact values and no grid explains nearly all of its variation more
+   clearly than 1 px cells do;
+5. per-line refinement (:mod:`.fit`) for drifting (AI) grids: lines placed on
+   the edge profile by dynamic programming, then moved to the box model's
+   optimum; they must beat the uniform comb clearly to be kept.
 """
 from __future__ import annotations
 
