@@ -63,6 +63,19 @@ def test_refine_follows_drifting_boundaries(rng):
     assert hit > 0.95
 
 
+
+def test_refine_keeps_fractional_count_where_edges_are_silent():
+    # a fractional (4.68 px) grid whose edges only show in the middle third: in the
+    # flat thirds the lines must keep the comb's count, not round every cell to 5 px
+    p, n = 4.68, 600
+    comb = np.round(np.arange(p, n, p)).astype(int)
+    prof = np.zeros(n + 1)
+    mid = comb[(comb > 200) & (comb < 400)]
+    prof[mid] = 1.0
+    lines = refine_lines(prof, p, uniform_lines(0.0, p, n), jitter=0.12, spread=0.35, phase=0.0)
+    assert abs((len(lines) - 1) - n / p) <= 1.5
+    assert np.isin(mid, lines).mean() > 0.95
+
 @pytest.mark.parametrize("s", [2, 3, 5, 8])
 def test_detect_integer_upscale(s, rng):
     img = upscale(random_sprite(rng, 16, 14, 6), s)

@@ -121,7 +121,7 @@ def _proposals(profiles: list[np.ndarray], lo: float, hi: float) -> list[float]:
     for p in raw:
         for m in (1.0, 0.5, 1.0 / 3.0, 2.0):
             q = p * m
-            if lo * 0.98 <= q <= hi * 1.02 and not _close(q, out, 0.015):
+            if lo * 0.98 <= q <= hi * 1.02 and not _close(q, out, DEDUPE):
                 out.append(q)
     return out
 
@@ -194,6 +194,9 @@ EXACT_RESIDUAL = 0.02
 NATIVE_UNEXPLAINED = 0.05
 #: candidates judged by the model check (those with the strongest combs)
 MAX_CANDIDATES = 1000
+#: proposals closer than this (relative) are one candidate; a fractional upscale needs
+#: its size to about 1/n_cells, and sub-pixel tuning only climbs to the nearest comb peak
+DEDUPE = 0.005
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
 
@@ -250,7 +253,8 @@ class _Scorer:
         sets = [_lattice(q, ph % q, n), _lattice(q, (ph + q / 2) % q, n)]
         if self.refine and n / q >= 4:
             guide = uniform_lines(ph % q, q, n, self.min_partial)
-            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=self.min_partial)
+            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=self.min_partial,
+                              phase=ph % q)
             dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q)))).astype(np.float64)
             widths = np.diff(dp[1:-1])
             # drift is slow and cells stay alike; lines that skip weak boundaries to sit

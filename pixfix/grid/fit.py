@@ -36,17 +36,33 @@ def normalised_strength(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
     return np.clip(s, -0.5, 2.0)
 
 
+#: weight of a line's squared distance (px) to the nearest comb line, before the cap
+ANCHOR_K = 0.3
+
+
 def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float = 0.2,
-                 stiffness: float = 1.0, spread: float = 0.4, min_partial: float = 0.5) -> np.ndarray:
+                 stiffness: float = 1.0, spread: float = 0.4, min_partial: float = 0.5,
+                 phase: float | None = None, anchor: float = 0.3) -> np.ndarray:
     """Boundaries (pixel-edge coordinates, with the image borders) following the edges.
 
     ``profile`` has length L+1 (see :func:`pixfix.grid.edges.edge_profiles`), ``p`` is
     the mean cell size, ``guide`` the uniform-grid boundaries used to normalise the
     profile.  ``jitter`` is the expected relative spread of cell widths, ``stiffness``
     the weight of the spacing cost, ``spread`` the largest relative deviation allowed.
+
+    Integer spacings with a fractional mean are biased by a cost on each spacing
+    alone (with ``p`` = 4.7, runs of 5 are cheaper than the true 5,5,4 mix), so
+    where the edges say nothing the line count would drift.  With ``phase`` given,
+    each line also pays for its distance to the nearest line of the uniform comb
+    (``phase``, ``p``), capped at ``anchor`` (below a real edge's score of 1): flat
+    regions keep the comb's count, real edges still win.
     """
     length = len(profile) - 1
     s = normalised_strength(profile, guide)
+    if phase is not None and anchor > 0:
+        m = (np.arange(length + 1) - phase) % p
+        dist = np.minimum(m, p - m)
+        s = s - np.minimum(ANCHOR_K * dist ** 2, anchor)
     dmin = max(1, int(np.floor((1 - spread) * p)))
     dmax = max(dmin, int(np.ceil((1 + spread) * p)))
     if length < 2 * dmin:
