@@ -62,7 +62,7 @@ def find_grid(rgba: np.ndarray, config: Config) -> Grid:
                        edge_method=g.edges, penalty=g.cell_penalty, min_partial=g.min_partial)
 
 
-def auto_merge_radius(cells: Cells, noise: float) -> float:
+def auto_merge_radius(cells: Cells, noise: float, lossless: bool = False) -> float:
     """Merge radius (Lab) from how much estimates of one colour scatter; 0 when clean.
 
     Pixel art repeats colours in neighbouring cells, so the lower quartile of the
@@ -75,8 +75,11 @@ def auto_merge_radius(cells: Cells, noise: float) -> float:
     op = cells.rgba[..., 3] > 0
     if not op.any():
         return 0.0
-    if noise < 0.5 and float(np.median(cells.spread[op])) == 0.0:
-        return 0.0  # clean cells: every estimate is exact, merge nothing
+    if lossless or float(np.percentile(cells.spread[op], 99)) == 0.0:
+        # the grid reproduces the image exactly, or every cell is uniform (a clean image
+        # on a manual grid): every estimate is exact, merge nothing.  A mostly clean
+        # image (flat JPEG backdrop) is not: its other cells still scatter.
+        return 0.0
     lab = to_lab(cells.rgb.reshape(-1, 3)).reshape(cells.rgb.shape)
     d = []
     if lab.shape[1] > 1:
@@ -108,7 +111,7 @@ WIDE_RADIUS = 12.0
 
 
 def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = None,
-                 native: bool = False, noise: float = 0.0) -> tuple[np.ndarray, Palette]:
+                 native: bool = False, noise: float = 0.0, lossless: bool = False) -> tuple[np.ndarray, Palette]:
     """Snap every opaque cell to a palette colour; returns the image and the palette."""
     pc = config.palette
     op = cells.rgba[..., 3] > 0
@@ -116,7 +119,7 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
     if native and pc.colors is None and fixed is None and pc.merge is None:
         tau = 0.0
     else:
-        tau = float(pc.merge) if pc.merge is not None else auto_merge_radius(cells, noise)
+        tau = float(pc.merge) if pc.merge is not None else auto_merge_radius(cells, noise, lossless)
     # group estimates that are equal to a fraction of the merge radius (weights = counts):
     # the clustering then runs over distinct colours, not over every cell
     step = max(0.25, tau / 3.0)
@@ -198,7 +201,8 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
     if stop_after == "sample":
         return Restored(None, grid, cells, None, times)
     t = time.perf_counter()
-    image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma)
+    image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma,
+                              lossless=grid.lossless)
     # the backdrop is the palette entry that dominates the border: after the palette
     # step, colours closer than the merge radius are one entry
     image = remove_background(image, config.background.mode, tolerance=pal.tau, lossless=grid.lossless)
