@@ -120,6 +120,25 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
         tau = 0.0
     else:
         tau = float(pc.merge) if pc.merge is not None else auto_merge_radius(cells, noise, lossless)
+    pal, assigned = _snap(rgb, tau, pc, native, fixed)
+    if tau > 0 and WASH_ROUNDS > 0 and op.sum() >= 16:
+        # a slowly varying colour wash (AI renderers, uneven light) splits one colour
+        # into several: model the cells as palette colour + a smooth offset field,
+        # estimate the field from the residuals, remove it and cluster again
+        for _ in range(WASH_ROUNDS):
+            field = wash_field(cells.rgb, op, assigned, tau)
+            pal, assigned = _snap(rgb - field[op], tau, pc, native, fixed)
+    out = cells.rgba.copy()
+    out[op, :3] = assigned
+    return out, pal
+
+
+#: rounds of wash-field estimation (0 disables it)
+WASH_ROUNDS = 2
+
+
+def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndarray]) -> tuple[Palette, np.ndarray]:
+    """Palette of the colours ``rgb`` (N, 3) and each one's palette colour (N, 3) uint8."""
     # group estimates that are equal to a fraction of the merge radius (weights = counts):
     # the clustering then runs over distinct colours, not over every cell
     step = max(0.25, tau / 3.0)
@@ -128,6 +147,25 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
     inv = inv.ravel()
     pal = reduce_palette(uniq, cnt, tau=tau, rare_share=pc.rare if not native else 0.0,
                          max_colors=pc.colors, fixed=fixed)
+    return pal, pal.colors[pal.labels[inv]]
+
+
+def wash_field(rgb: np.ndarray, valid: np.ndarray, assigned: np.ndarray, tau: float) -> np.ndarray:
+    """Smooth additive colour offset (ny, nx, 3) explaining ``rgb - assigned`` on the
+    ``valid`` cells (``assigned``: their palette colours, (N, 3)): a Gaussian-weighted
+    local mean of the residuals over an eighth of the image, ignoring cells whose
+    residual is far larger than the merge radius allows (edges, misassigned cells).
+    Each round re-estimates the whole field from the raw colours."""
+    res = np.zeros_like(rgb, dtype=np.float64)
+    res[valid] = rgb[valid] - assigned
+    mag = np.linalg.norm(res, axis=-1)
+    w = (valid & (mag <= 3.0 * tau)).astype(np.float64)
+    sigma = max(2.0, max(rgb.shape[:2]) / 8.0)
+    num = cv2.GaussianBlur(res * w[..., None], (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return np.where(den[..., None] > 1e-3, num / np.maximum(den[..., None], 1e-3), 0.0)
+
+
     out = cells.rgba.copy()
     out[op, :3] = pal.colors[pal.labels[inv]]
     return out, pal

@@ -82,3 +82,36 @@ def test_stop_after_grid():
 def test_rejects_wrong_array():
     with pytest.raises(ValueError):
         restore(np.zeros((4, 4, 3), np.uint8), Config())
+
+
+def test_colour_wash_does_not_split_colours():
+    # dark sprite on a flat backdrop under a slow colour wash (as AI renderers and
+    # uneven light leave): one colour must stay one colour across the image
+    import cv2
+
+    rng = np.random.default_rng(0)
+    pal = np.array([[34, 32, 52, 255], [0, 0, 0, 255], [60, 50, 90, 255]], np.uint8)
+    lab = rng.integers(0, 3, (36, 36))
+    lab[:6], lab[-6:], lab[:, :6], lab[:, -6:] = 0, 0, 0, 0
+    sprite = pal[lab]
+    img = upscale(sprite, 5).astype(np.float64)
+    h, w = img.shape[:2]
+    img[..., :3] += cv2.resize(rng.normal(0, 1, (5, 5, 3)), (w, h), interpolation=cv2.INTER_CUBIC) * 7
+    img[..., :3] += rng.normal(0, 2, img[..., :3].shape)
+    res = restore(np.clip(img, 0, 255).astype(np.uint8), load_config(extra={"background": {"mode": "keep"}}))
+    assert res.image.shape == sprite.shape
+    assert res.colors_after == 3
+    err = np.abs(res.image.astype(int) - sprite.astype(int))[..., :3].max(axis=-1)
+    assert (err <= 6).mean() > 0.99
+
+
+def test_wash_field_recovers_a_smooth_offset(rng):
+    import cv2
+
+    from pixfix.pipeline import wash_field
+
+    truth = cv2.resize(rng.normal(0, 4, (3, 3, 3)), (48, 48), interpolation=cv2.INTER_CUBIC)
+    base = rng.choice([0.0, 120.0, 240.0], size=(48, 48, 1)).repeat(3, axis=2)
+    valid = np.ones((48, 48), bool)
+    field = wash_field(base + truth, valid, base[valid], tau=8.0)
+    assert np.abs(field - truth).mean() < 0.35 * np.abs(truth).mean()
