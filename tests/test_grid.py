@@ -101,3 +101,14 @@ def test_non_square_cells(rng):
 def test_confidence_in_range(rng):
     g = detect_grid(upscale(random_sprite(rng), 4))
     assert 0.0 <= g.confidence <= 1.0
+
+
+def test_fractional_cell_size_is_reported_as_the_mean_not_the_common_width():
+    # 2.9 px cells are mostly 3 px wide; the reported size must be the mean
+    rng = np.random.default_rng(3)
+    sprite = random_sprite(rng, 40, 30, 8)
+    h, w = sprite.shape[:2]
+    img = cv2.resize(sprite, (round(w * 2.9), round(h * 2.9)), interpolation=cv2.INTER_NEAREST)
+    g = detect_grid(img)
+    assert (g.y.n_cells, g.x.n_cells) == (h, w)
+    assert abs(g.x.cell - img.shape[1] / w) < 0.02 and abs(g.y.cell - img.shape[0] / h) < 0.02

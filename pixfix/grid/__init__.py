@@ -355,6 +355,15 @@ def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
     return float(np.polyfit(k, inner, 1)[0])
 
 
+def _line_slope(lines: np.ndarray, q: float) -> float:
+    """Mean cell size of consecutive boundaries: the least-squares slope of the interior
+    lines over their index (partial border cells left out), ``q`` when too few.  Unlike
+    :func:`_mean_cell` it needs no width estimate, so integer lines of a fractional
+    grid (widths 3, 3, 2, ...) give their true mean (2.9), not the median width (3)."""
+    inner = np.asarray(lines, np.float64)[1:-1]
+    return float(np.polyfit(np.arange(len(inner)), inner, 1)[0]) if len(inner) >= 3 else q
+
+
 def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
               kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos")) -> AxisFit:
@@ -436,7 +445,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     uni = uniform_lines(best.ph % best.q, best.q, length, min_partial)
     refined = len(lines) != len(uni) or bool(np.any(lines != uni))
     lines = finish_lines(lines[1:-1], q, length, min_partial)  # drop slivers at the borders
-    q = _mean_cell(lines.astype(np.float64), q, length)
+    q = _line_slope(lines, q)
     phase_out = float(lines[1] % q) if len(lines) > 2 else 0.0
     return AxisFit(lines=lines, cell=float(q), phase=phase_out, refined=refined, cost=float(best.r),
                    margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw,
