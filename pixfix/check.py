@@ -189,7 +189,7 @@ def detect_upscale(rgba: np.ndarray, grid_config: Optional[GridConfig] = None,
 
     g = grid_config or GridConfig()
     grid = detect_grid(rgba, min_cell=1.0, max_cell=g.max_cell, refine=False, edge_method=g.edges,
-                       penalty=g.cell_penalty, min_partial=g.min_partial)
+                       min_partial=g.min_partial)
     h, w = rgba.shape[:2]
     if not grid.native:
         px, py = edge_profiles(to_features(rgba))

@@ -36,7 +36,6 @@ RANGES = {
     ("grid", "cell_y"): (1, None),
     ("grid", "min_cell"): (1, None),
     ("grid", "max_cell"): (2, None),
-    ("grid", "cell_penalty"): (0, None),
     ("grid", "min_partial"): (0, 1),
     ("sample", "inner"): (0, 0.45),
     ("sample", "max_points"): (1, 15),
@@ -130,7 +129,6 @@ class GridConfig:
     max_cell: float
     edges: str                          # diff | sobel | canny
     refine: bool                        # per-line refinement for drifting grids
-    cell_penalty: float                 # model price per cell and channel (harmonic choice)
     min_partial: float                  # keep border cells at least this share of a cell
 
 

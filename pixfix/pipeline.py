@@ -59,7 +59,7 @@ def find_grid(rgba: np.ndarray, config: Config) -> Grid:
         phy = comb_phase(py, cy) if cy > 1 else 0.0
         return grid_from_cell(rgba.shape[:2], cx, cy, phx, phy, g.min_partial)
     return detect_grid(rgba, min_cell=g.min_cell, max_cell=g.max_cell, refine=g.refine,
-                       edge_method=g.edges, penalty=g.cell_penalty, min_partial=g.min_partial)
+                       edge_method=g.edges, min_partial=g.min_partial)
 
 
 def auto_merge_radius(cells: Cells, noise: float, lossless: bool = False) -> float:

@@ -476,8 +476,7 @@ def _across(img: np.ndarray, sigma: float, axis: int) -> np.ndarray:
 
 
 def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0, refine: bool = True,
-                edge_method: str = "diff", sigma_floor: float = 0.0, min_partial: float = 0.5,
-                **_ignored) -> Grid:
+                edge_method: str = "diff", sigma_floor: float = 0.0, min_partial: float = 0.5) -> Grid:
     """Find the pixel grid of an RGBA uint8 image (H, W, 4).
 
     ``min_cell`` 1 lets the image be judged native (one pixel per cell); larger values
