@@ -96,7 +96,8 @@ def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[n
             raise ImageError(f"{out}: output would overwrite the input file")
         check_readable(src)
         rgba = read_rgba(src, config.input.max_pixels)
-        res = restore(rgba, config, fixed_palette=fixed_palette, stop_after=stop_after)
+        jpeg = src.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".jfif") or None
+        res = restore(rgba, config, fixed_palette=fixed_palette, stop_after=stop_after, compressed=jpeg)
         g = res.grid
         rec.cell_x, rec.cell_y = round(g.x.cell, 4), round(g.y.cell, 4)
         rec.grid_h, rec.grid_w = g.shape

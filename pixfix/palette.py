@@ -128,8 +128,12 @@ def _segment_distance(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
 
 def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: float = 0.0,
                    rare_share: float = 0.002, max_colors: int | None = None,
-                   fixed: np.ndarray | None = None) -> Palette:
+                   fixed: np.ndarray | None = None, chroma_weight: float = 1.0) -> Palette:
     """Reduce colours ``rgb`` (N, 3) float/uint8 with ``weights`` (cell counts).
+
+    ``chroma_weight`` < 1 measures colour distances with the chroma axes (a*, b*)
+    shrunk: JPEG stores chroma at half resolution and quantises it coarsely, so a
+    dark outline next to red comes out in several tints of one lightness.
 
     ``tau`` merge radius in Lab (0 keeps every distinct colour), ``rare_share`` clusters
     holding less than this share of cells may be folded into common neighbours,
@@ -151,6 +155,8 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
         counts = np.bincount(labels, w, minlength=len(used))
         return _ordered(cols, counts, labels, n_before, tau)
 
+    if chroma_weight != 1.0:
+        lab = lab * np.array([1.0, chroma_weight, chroma_weight])
     labels = leader_clusters(lab, w, tau) if tau > 0 else np.unique(np.round(rgb), axis=0, return_inverse=True)[1].ravel()
     k = int(labels.max()) + 1
     counts = np.bincount(labels, w, minlength=k)

@@ -111,8 +111,13 @@ WIDE_RADIUS = 12.0
 
 
 def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = None,
-                 native: bool = False, noise: float = 0.0, lossless: bool = False) -> tuple[np.ndarray, Palette]:
-    """Snap every opaque cell to a palette colour; returns the image and the palette."""
+                 native: bool = False, noise: float = 0.0, lossless: bool = False,
+                 compressed: bool = False) -> tuple[np.ndarray, Palette]:
+    """Snap every opaque cell to a palette colour; returns the image and the palette.
+
+    ``compressed``: the image went through JPEG, whose chroma is unreliable, so colour
+    distances weigh chroma by :data:`JPEG_CHROMA_WEIGHT`.
+    """
     pc = config.palette
     op = cells.rgba[..., 3] > 0
     rgb = cells.rgb[op]
@@ -120,24 +125,30 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
         tau = 0.0
     else:
         tau = float(pc.merge) if pc.merge is not None else auto_merge_radius(cells, noise, lossless)
-    pal, assigned = _snap(rgb, tau, pc, native, fixed)
+    cw = JPEG_CHROMA_WEIGHT if compressed and not lossless else 1.0
+    pal, assigned = _snap(rgb, tau, pc, native, fixed, cw)
     if tau > 0 and WASH_ROUNDS > 0 and op.sum() >= 16:
         # a slowly varying colour wash (AI renderers, uneven light) splits one colour
         # into several: model the cells as palette colour + a smooth offset field,
         # estimate the field from the residuals, remove it and cluster again
         for _ in range(WASH_ROUNDS):
             field = wash_field(cells.rgb, op, assigned, tau)
-            pal, assigned = _snap(rgb - field[op], tau, pc, native, fixed)
+            pal, assigned = _snap(rgb - field[op], tau, pc, native, fixed, cw)
     out = cells.rgba.copy()
     out[op, :3] = assigned
     return out, pal
 
 
+#: weight of the chroma axes in colour distances for JPEG-coded images (chroma is
+#: subsampled 2x and quantised harder than lightness)
+JPEG_CHROMA_WEIGHT = 0.5
+
 #: rounds of wash-field estimation (0 disables it)
 WASH_ROUNDS = 2
 
 
-def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndarray]) -> tuple[Palette, np.ndarray]:
+def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndarray],
+          chroma_weight: float = 1.0) -> tuple[Palette, np.ndarray]:
     """Palette of the colours ``rgb`` (N, 3) and each one's palette colour (N, 3) uint8."""
     # group estimates that are equal to a fraction of the merge radius (weights = counts):
     # the clustering then runs over distinct colours, not over every cell
@@ -146,7 +157,7 @@ def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndar
     uniq, inv, cnt = np.unique(q, axis=0, return_inverse=True, return_counts=True)
     inv = inv.ravel()
     pal = reduce_palette(uniq, cnt, tau=tau, rare_share=pc.rare if not native else 0.0,
-                         max_colors=pc.colors, fixed=fixed)
+                         max_colors=pc.colors, fixed=fixed, chroma_weight=chroma_weight)
     return pal, pal.colors[pal.labels[inv]]
 
 
@@ -208,8 +219,11 @@ def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0, loss
 
 
 def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Optional[np.ndarray] = None,
-            stop_after: Optional[str] = None) -> Restored:
+            stop_after: Optional[str] = None, compressed: Optional[bool] = None) -> Restored:
     """Restore degraded pixel art (H, W, 4) uint8 to one pixel per cell.
+
+    ``compressed`` says the image came from a JPEG file (None: judge by its 8-px
+    block pattern, which survives re-saving as PNG).
 
     ``fixed_palette`` (K, 3) uint8 snaps colours to a given palette (the palette
     file itself is read by the caller); ``stop_after`` ``"grid"`` or ``"sample"``
@@ -240,7 +254,7 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
         return Restored(None, grid, cells, None, times)
     t = time.perf_counter()
     image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma,
-                              lossless=grid.lossless)
+                              lossless=grid.lossless, compressed=grid.jpeg if compressed is None else compressed)
     # the backdrop is the palette entry that dominates the border: after the palette
     # step, colours closer than the merge radius are one entry
     image = remove_background(image, config.background.mode, tolerance=pal.tau, lossless=grid.lossless)

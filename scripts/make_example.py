@@ -2,11 +2,12 @@
 """Make the bundled example: a sprite drawn in code, degraded like a real upload.
 
     python scripts/make_example.py  ->  examples/mushroom.png (native truth, 16x16)
-                                        examples/mushroom_degraded.png (the input)
+                                        examples/mushroom_degraded.jpg (the input)
 
-The degraded copy is upscaled by a fractional factor (7.3x) with nearest neighbour
-(a fractional factor), cropped off-grid, given mild noise and a JPEG round-trip, so it shows
-everything pixfix undoes: unknown cell size and phase, soft edges, colour noise.
+The degraded copy is upscaled by a fractional factor (7.3x) with nearest neighbour,
+cropped off-grid, given mild noise and saved as a JPEG (quality 85), so it shows
+everything pixfix undoes: unknown cell size and phase, soft edges, colour noise and
+JPEG's chroma bleed.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def sprite() -> np.ndarray:
     return np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
 
 
-def degrade(img: np.ndarray, seed: int = 7) -> np.ndarray:
+def degrade(img: np.ndarray, seed: int = 7) -> bytes:
+    """The degraded example as JPEG file bytes."""
     rng = np.random.default_rng(seed)
     s = 7.3
     h, w = img.shape[:2]
@@ -53,7 +55,7 @@ def degrade(img: np.ndarray, seed: int = 7) -> np.ndarray:
     big = np.clip(big, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(big, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return buf.tobytes()
 
 
 def main() -> None:
@@ -61,8 +63,8 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     img = sprite()
     cv2.imwrite(str(out / "mushroom.png"), cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA))
-    cv2.imwrite(str(out / "mushroom_degraded.png"), cv2.cvtColor(degrade(img), cv2.COLOR_RGB2BGR))
-    print(f"wrote {out / 'mushroom.png'} and {out / 'mushroom_degraded.png'}")
+    (out / "mushroom_degraded.jpg").write_bytes(degrade(img))
+    print(f"wrote {out / 'mushroom.png'} and {out / 'mushroom_degraded.jpg'}")
 
 
 if __name__ == "__main__":

@@ -131,3 +131,21 @@ def test_config_show_and_validate(tmp_path):
     r = runner.invoke(app, ["config", "validate", str(bad)])
     assert r.exit_code == 2
     assert "grid.min_cell: must be >= 1" in r.output and "did you mean 'grid.refine'" in r.output
+
+
+def test_bundled_example_restores_to_its_sprite(tmp_path):
+    # the README's first command: a JPEG of a 7.3x upscale with noise comes back as the
+    # 16x16 sprite, one colour per original colour (the sky backdrop goes transparent)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    out = tmp_path / "mushroom.png"
+    r = runner.invoke(app, ["restore", str(root / "mushroom_degraded.jpg"), "-o", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    got, truth = read_rgba(out), read_rgba(root / "mushroom.png")
+    assert got.shape == truth.shape
+    opaque = got[..., 3] > 0
+    assert opaque.mean() > 0.5
+    err = np.abs(got[..., :3].astype(int) - truth[..., :3].astype(int)).max(axis=-1)
+    assert err[opaque].max() <= 8
+    assert len(np.unique(got[opaque][:, :3], axis=0)) == len(np.unique(truth[opaque][:, :3], axis=0))

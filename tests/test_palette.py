@@ -60,3 +60,13 @@ def test_parse_palette_rejects_empty():
 def test_gpl_round_trip():
     cols = np.array([[1, 2, 3], [250, 251, 252]], np.uint8)
     assert parse_palette(format_gpl(cols), ".gpl").tolist() == cols.tolist()
+
+
+def test_chroma_weight_merges_tints_of_one_lightness():
+    # one dark colour in three chroma tints (JPEG chroma bleed) and a distinct grey
+    cols = np.array([[40, 24, 32], [47, 20, 26], [32, 26, 33], [120, 120, 120]], np.float64)
+    tau = 5.0  # the tints lie 5-11 Lab apart, almost all of it in a* and b*
+    full = reduce_palette(cols, np.full(4, 10.0), tau=tau, rare_share=0.0)
+    half = reduce_palette(cols, np.full(4, 10.0), tau=tau, rare_share=0.0, chroma_weight=0.5)
+    assert len(full.colors) > 2
+    assert len(half.colors) == 2

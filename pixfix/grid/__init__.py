@@ -74,6 +74,7 @@ class Grid:
     x: AxisFit
     y: AxisFit
     sigma: float               # estimated noise level (Lab units)
+    jpeg: bool = False         # the image carries JPEG's 8-px block pattern (block-coded)
 
     @property
     def xs(self) -> np.ndarray:
@@ -518,7 +519,7 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
         fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), allow_native=allow_native)
         if fx2.candidates and fx.candidates and fx2.candidates[0][1] > fx.candidates[0][1]:
             fx = fx2
-    return Grid(x=fx, y=fy, sigma=float(sigma))
+    return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
 
 
 def grid_from_cell(shape: tuple[int, int], cell_x: float, cell_y: float, phase_x: float = 0.0,
