@@ -25,6 +25,15 @@ class ImageError(Exception):
     """A problem with one input or output file; ``str()`` is a one-line message."""
 
 
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def jpeg_hint(path: str | Path) -> bool | None:
+    """True when ``path`` names a JPEG file (its chroma was subsampled), else None:
+    unknown, :func:`pixfix.restore` then judges by the image's block pattern."""
+    return True if Path(path).suffix.lower() in JPEG_SUFFIXES else None
+
+
 def read_rgba(path: str | Path, max_pixels: int = 100_000_000) -> np.ndarray:
     """Decode ``path`` to an (H, W, 4) uint8 RGBA array (EXIF orientation applied)."""
     path = Path(path)
