@@ -40,7 +40,8 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return rgb2lab(rgb.reshape(-1, 1, 3) / 255.0).reshape(rgb.shape)
 
 
-def _weighted_means(values: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+def weighted_means(values: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Weighted mean (k, D) of the rows of ``values`` (N, D) in each of ``k`` clusters."""
     tot = np.bincount(labels, weights, minlength=k)
     out = np.stack([np.bincount(labels, weights * values[:, j], minlength=k) for j in range(values.shape[1])], 1)
     return out / np.maximum(tot, 1e-12)[:, None]
@@ -74,7 +75,7 @@ def leader_clusters(lab: np.ndarray, weights: np.ndarray, tau: float, iters: int
         labels[i] = k
         k += 1
     for _ in range(iters):
-        c = _weighted_means(lab, labels, weights, k)
+        c = weighted_means(lab, labels, weights, k)
         _, new = cKDTree(c).query(lab)
         if np.array_equal(new, labels):
             break
@@ -96,7 +97,7 @@ def merge_close(lab: np.ndarray, weights: np.ndarray, labels: np.ndarray, tau: f
     if k < 2 or k > max_clusters:
         return labels
     w = np.bincount(labels, weights, minlength=k)
-    c = _weighted_means(lab, labels, weights, k)
+    c = weighted_means(lab, labels, weights, k)
     alive = np.ones(k, bool)
     mapping = np.arange(k)
     while True:
@@ -160,7 +161,7 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
     labels = leader_clusters(lab, w, tau) if tau > 0 else np.unique(np.round(rgb), axis=0, return_inverse=True)[1].ravel()
     k = int(labels.max()) + 1
     counts = np.bincount(labels, w, minlength=k)
-    centres = _weighted_means(lab, labels, w, k)
+    centres = weighted_means(lab, labels, w, k)
 
     # fold rare clusters into common neighbours (near one, or on the blend of two)
     total = counts.sum()
@@ -192,7 +193,7 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
         k = int(labels.max()) + 1
 
     counts = np.bincount(labels, w, minlength=k)
-    cols = np.clip(np.round(_weighted_means(rgb, labels, w, k)), 0, 255).astype(np.uint8)
+    cols = np.clip(np.round(weighted_means(rgb, labels, w, k)), 0, 255).astype(np.uint8)
     return _ordered(cols, counts, labels, n_before, tau)
 
 
@@ -201,7 +202,7 @@ def _kmeans(lab: np.ndarray, w: np.ndarray, labels: np.ndarray, k: int) -> np.nd
     k0 = int(labels.max()) + 1
     counts = np.bincount(labels, w, minlength=k0)
     seeds = np.argsort(-counts)[:k]
-    centres = _weighted_means(lab, labels, w, k0)[seeds]
+    centres = weighted_means(lab, labels, w, k0)[seeds]
     init, _ = _nearest(lab, centres)
     data = lab.astype(np.float32)
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.05)

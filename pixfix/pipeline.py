@@ -16,7 +16,7 @@ import numpy as np
 from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
 from .grid.period import phase as comb_phase
-from .palette import Palette, leader_clusters, reduce_palette, to_lab
+from .palette import Palette, leader_clusters, reduce_palette, to_lab, weighted_means
 from .sample import Cells, model_cells, sample_cells
 
 STAGES = ("grid", "sample", "palette")
@@ -97,7 +97,7 @@ def auto_merge_radius(cells: Cells, noise: float, lossless: bool = False) -> flo
     # whole image, around provisional clusters of a wide radius
     flat = lab[op].reshape(-1, 3)
     labels = leader_clusters(flat, np.ones(len(flat)), WIDE_RADIUS)
-    centres = np.stack([np.bincount(labels, flat[:, j]) / np.bincount(labels) for j in range(3)], 1)
+    centres = weighted_means(flat, labels, np.ones(len(flat)), int(labels.max()) + 1)
     dist = np.linalg.norm(flat - centres[labels], axis=1)
     sizes = np.bincount(labels)
     typical = [float(np.median(dist[labels == k])) for k in np.flatnonzero(sizes >= 5)]
@@ -175,11 +175,6 @@ def wash_field(rgb: np.ndarray, valid: np.ndarray, assigned: np.ndarray, tau: fl
     num = cv2.GaussianBlur(res * w[..., None], (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     den = cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     return np.where(den[..., None] > 1e-3, num / np.maximum(den[..., None], 1e-3), 0.0)
-
-
-    out = cells.rgba.copy()
-    out[op, :3] = pal.colors[pal.labels[inv]]
-    return out, pal
 
 
 def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0, lossless: bool = False) -> np.ndarray:

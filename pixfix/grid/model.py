@@ -207,30 +207,6 @@ def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = 
     return v, max(rss, 0.0)
 
 
-def press_residual(y: np.ndarray, a: Design, ridge: float = 1e-7) -> float:
-    """Leave-one-out (PRESS) residual per value of the least-squares fit.
-
-    Each pixel's residual is divided by ``1 - h``, ``h`` its leverage (how much of
-    its own value the fit reproduces): a grid with tiny cells fits every pixel by
-    itself and gains nothing here, so the criterion needs no price per cell.
-    """
-    ad = a.dense()
-    v, _ = fit_cells(y, a, ridge)
-    e = y - ad @ v
-    z = solve_banded_gram(a, np.ascontiguousarray(ad.T), ridge)       # (A^T A)^-1 A^T
-    h = np.einsum("ij,ji->i", ad, z)
-    col = np.einsum("ij,ij->i", e, e)
-    return float(np.sum(col / np.maximum(1.0 - h, 1e-3) ** 2) / y.size)
-
-
-def axis_residual(data: np.ndarray, lines: np.ndarray, cell: float, kernels: tuple[str, ...] = tuple(KERNELS),
-                  ) -> tuple[float, str]:
-    """Mean squared residual per value of the best kernel model for ``lines`` along
-    axis 1 of ``data`` (R, L, C), and that kernel's name."""
-    y = axis_matrix(data)
-    return axis_residual_y(y, float(np.einsum("ij,ij->", y, y)), lines, cell, kernels)
-
-
 def axis_matrix(data: np.ndarray) -> np.ndarray:
     """``data`` (R, L, C) as the (L, R*C) matrix the fits work on."""
     r, length, c = data.shape
@@ -239,7 +215,8 @@ def axis_matrix(data: np.ndarray) -> np.ndarray:
 
 def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
                     kernels: tuple[str, ...] = tuple(KERNELS)) -> tuple[float, str]:
-    """:func:`axis_residual` on a prepared matrix ``y`` (L, m) with sum of squares ``yy``."""
+    """Mean squared residual per value of the best kernel model for ``lines`` on the
+    matrix ``y`` (L, m) from :func:`axis_matrix` (sum of squares ``yy``), and that kernel."""
     length = y.shape[0]
     centres = cell_centres(lines, length, cell)
     best = (np.inf, "nearest")
