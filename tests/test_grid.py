@@ -112,3 +112,29 @@ def test_fractional_cell_size_is_reported_as_the_mean_not_the_common_width():
     g = detect_grid(img)
     assert (g.y.n_cells, g.x.n_cells) == (h, w)
     assert abs(g.x.cell - img.shape[1] / w) < 0.02 and abs(g.y.cell - img.shape[0] / h) < 0.02
+
+
+@pytest.mark.parametrize("scale", [4.0, 5.6])
+def test_clean_upscale_takes_the_exact_shortcut(scale, rng):
+    # blocks that reproduce the image exactly settle it: only the winner and a few
+    # rivals (for the confidence) are judged, not every candidate
+    from pixfix.grid import QUICK_RIVALS
+    sprite = random_sprite(rng, 24, 20, 6)
+    h, w = sprite.shape[:2]
+    img = cv2.resize(sprite, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_NEAREST)
+    g = detect_grid(img)
+    assert g.shape == (h, w) and g.x.exact and g.y.exact
+    assert len(g.x.raw) <= QUICK_RIVALS + 1 and len(g.y.raw) <= QUICK_RIVALS + 1
+
+
+def test_comb_contrasts_equal_line_contrast(rng):
+    from pixfix.grid.period import comb_contrasts, comb_phases, line_contrast, phase
+    prof = np.abs(rng.normal(size=301))
+    prof[::7] += 3.0
+    qs = np.array([2.0, 3.3, 4.99, 5.0, 7.0, 12.5, 40.0])
+    phs = comb_phases(prof, qs)
+    zs = comb_contrasts(prof, qs, phs)
+    for q, ph, z in zip(qs, phs, zs):
+        d = (ph - phase(prof, q) + q / 2) % q - q / 2  # phases are circular
+        assert abs(d) < 1e-3 * q
+        assert z == pytest.approx(line_contrast(prof, uniform_lines(ph, q, 300), q), rel=1e-9, abs=1e-9)

@@ -40,8 +40,8 @@ from .edges import (curvature_profiles, edge_profiles, exact_repeats, jpeg_block
                     noise_sigma, remove_block_pattern, to_features)
 from .fit import polish_lines, refine_lines
 from .model import axis_matrix, axis_residual_y, row_subset
-from .period import (acf_peaks, autocorrelation, comb_scan, finish_lines, line_contrast, phase, refine_comb,
-                     top_periods, uniform_lines)
+from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
+                     refine_comb, top_periods, uniform_lines)
 
 __all__ = ["Grid", "AxisFit", "detect_grid", "grid_from_cell", "to_features", "edge_profiles", "line_contrast"]
 
@@ -198,6 +198,8 @@ MAX_CANDIDATES = 1000
 #: proposals closer than this (relative) are one candidate; a fractional upscale needs
 #: its size to about 1/n_cells, and sub-pixel tuning only climbs to the nearest comb peak
 DEDUPE = 0.005
+#: strongest other combs judged (as boxes) for the margin of an exact fit
+QUICK_RIVALS = 6
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
 
@@ -236,16 +238,6 @@ class _Scorer:
     def fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
         return axis_residual_y(self.y, self.yy, lines, q, kernels or self.kernels)
 
-    def choose_kernel(self, combs: list[tuple[float, float, float]]) -> str:
-        """The resampling kernel is a property of the image, not of a candidate: it is
-        chosen once, on the candidates whose combs stand out most in the edges."""
-        lead = sorted(combs, key=lambda c: -c[2])[:3]
-        totals = {}
-        for k in self.kernels:
-            totals[k] = sum(min(np.log(self.fit(_lattice(q, p, self.length), q, (k,))[0] + self.floor)
-                                for p in (ph, ph + q / 2)) for q, ph, _ in lead)
-        return min(totals, key=totals.get)
-
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
         """Grids of size ``q`` seeded at phase ``ph``: the uniform comb, the comb half a
         cell over (profiles may peak on cell centres), and lines that follow the
@@ -278,6 +270,14 @@ class _Scorer:
                 best = (cost, r, k, lines, follows)
         _, r, k, lines, follows = best
         return _Candidate(q=q, ph=ph, z=z, lines=lines, r=r, kernel=k, follows=follows)
+
+    def uniform(self, q: float, ph: float, z: float) -> _Candidate:
+        """The uniform comb of size ``q`` at the better of its two phases, box model only
+        (segment means, no linear solve: cheap)."""
+        fits = [(self.fit(g, q, ("nearest",))[0], g) for g in (_lattice(q, ph % q, self.length),
+                                                               _lattice(q, (ph + q / 2) % q, self.length))]
+        r, lines = min(fits, key=lambda t: t[0])
+        return _Candidate(q=q, ph=ph, z=z, lines=lines, r=r, kernel="nearest")
 
     def judge(self, c: _Candidate) -> _Candidate:
         """Measure what :func:`candidate_score` needs: the residuals of the grid twice as
@@ -367,11 +367,12 @@ def _line_slope(lines: np.ndarray, q: float) -> float:
 
 def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
-              kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos")) -> AxisFit:
+              lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos")) -> AxisFit:
     """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
 
     ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
-    candidates.  ``floor`` is the residual a perfect model still leaves (noise,
+    candidates.  ``lossless``: the image repeats exact values, so it may be a clean
+    upscale that blocks reproduce exactly (checked first, cheaply).  ``floor`` is the residual a perfect model still leaves (noise,
     quantisation): jumps are measured on top of it.
     """
     length = data.shape[1]
@@ -385,20 +386,25 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     cands += [q for q in extra if lo <= q <= hi and not _close(q, cands, 0.005)]
 
     # tune every candidate's size and phase on the profile whose comb shows it best
-    combs: list[tuple[float, float, float]] = []
-    for q0 in cands:
-        best = None
-        for prof in profiles:
-            ph0 = phase(prof, q0)
-            z = line_contrast(prof, uniform_lines(ph0, q0, length), q0)
-            if best is None or z > best[0]:
-                best = (z, prof, ph0)
-        z, prof, ph0 = best
-        q, ph, _ = refine_comb(prof, q0, ph0)
+    q0s = np.array(cands, np.float64)
+    per_prof = []
+    for prof in profiles:
+        ph = comb_phases(prof, q0s)
+        per_prof.append((comb_contrasts(prof, q0s, ph), ph))
+    which = np.argmax(np.stack([z for z, _ in per_prof]), axis=0)
+    qt, pht, zt = np.empty(len(cands)), np.empty(len(cands)), np.empty(len(cands))
+    for i, q0 in enumerate(cands):
+        z, ph0 = per_prof[which[i]][0][i], per_prof[which[i]][1][i]
+        q, ph, _ = refine_comb(profiles[which[i]], q0, ph0)
         if not (lo * 0.98 <= q <= hi * 1.02):
             q, ph = q0, ph0
-        else:
-            z = max(z, line_contrast(prof, uniform_lines(ph, q, length), q))
+        qt[i], pht[i], zt[i] = q, ph, z
+    for j, prof in enumerate(profiles):  # the tuned comb's contrast, on the profile that tuned it
+        sel = which == j
+        if sel.any():
+            zt[sel] = np.maximum(zt[sel], comb_contrasts(prof, qt[sel], pht[sel]))
+    combs: list[tuple[float, float, float]] = []
+    for q, ph, z in zip(qt.tolist(), pht.tolist(), zt.tolist()):
         if not any(abs(q - c[0]) <= 0.003 * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q for c in combs):
             combs.append((q, ph, z))
 
@@ -409,13 +415,26 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     combs = sorted(combs, key=lambda c: -c[2])
     keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
     combs = keep
+    proposals = [(float(c[0]), float(c[2])) for c in combs]
+    # a clean nearest-neighbour upscale: uniform blocks reproduce it exactly, and the
+    # coarsest such grid is the cells (finer ones only split them); nothing to weigh
+    # (only an image that repeats exact values can be one, and blocks must fit it better
+    # than any smooth kernel: a smooth, faint image is also reproduced almost exactly by
+    # small enough blocks)
+    boxes = [scorer.uniform(q, ph, z) for q, ph, z in combs] if lossless else []
+    exact = sorted((c for c in boxes if c.r <= EXACT_RESIDUAL), key=lambda c: -_mean_cell(c.lines, c.q, length))
+    lead = next((c for c in exact if scorer.fit(c.lines, c.q)[1] == "nearest"), None)
+    if lead is not None:
+        best = _coarsest_equivalent(scorer, scorer.judge(lead))
+        # rivals for the margin: the strongest other combs, as boxes
+        judged = [best] + sorted((scorer.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead),
+                                 key=lambda c: -c.score)
+        return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
+                            proposals)
     judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -c.score)
     # the leaders are tuned to the residual's optimum and judged again
     top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
     judged = sorted(top + judged[POLISH_TOP:], key=lambda c: -c.score)
-    raw = [dict(q=_mean_cell(c.lines, c.q, length), n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse,
-                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score,
-                var=float(np.mean(np.var(data, axis=(0, 1))))) for c in judged]
     # blocks that reproduce a clean upscale exactly are all adequate; the coarsest of
     # them is the cells, the finer ones only split them (smooth kernels are left out:
     # any grid finer than the cells reproduces a smooth image)
@@ -423,8 +442,19 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     exact = [c for c in exact if not c.follows] or exact  # a uniform comb is the simpler model
     lead = max(exact, key=lambda c: _mean_cell(c.lines, c.q, length)) if exact else judged[0]
     best = _coarsest_equivalent(scorer, lead)
+    return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals)
+
+
+def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], data: np.ndarray, floor: float,
+                 length: int, min_partial: float, allow_native: bool, min_cell: float,
+                 proposals: list[tuple[float, float]]) -> AxisFit:
+    """The chosen grid ``best`` as an :class:`AxisFit`, unless native pixels explain the
+    image better; the margin over ``judged`` (the other candidates) is the confidence."""
+    native = np.arange(length + 1)
+    raw = [dict(q=_mean_cell(c.lines, c.q, length), n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse,
+                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score,
+                var=float(np.mean(np.var(data, axis=(0, 1))))) for c in judged]
     cands_out = [(float(_mean_cell(c.lines, c.q, length)), float(c.score)) for c in judged]
-    proposals = [(float(c[0]), float(c[2])) for c in combs]
     q = _mean_cell(best.lines, best.q, length)
     rivals = [c.score for c in judged[1:] if abs(_mean_cell(c.lines, c.q, length) - q) > 0.02 * q]
     margin = float(np.clip((best.score - max(rivals)) / 2.0, 0.0, 1.0)) if rivals else 1.0
@@ -513,10 +543,11 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
         floor = max(_axis_noise(data), 0.25)
         fits.append((data, profiles, floor))
     (dx, prx, flx), (dy, pry, fly) = fits
-    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, allow_native=allow_native)
-    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), allow_native=allow_native)
+    opts = dict(allow_native=allow_native, lossless=clean)
+    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, **opts)
+    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), **opts)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), allow_native=allow_native)
+        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), **opts)
         if fx2.candidates and fx.candidates and fx2.candidates[0][1] > fx.candidates[0][1]:
             fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
