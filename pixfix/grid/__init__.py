@@ -239,11 +239,12 @@ class _Scorer:
         return axis_residual_y(self.y, self.yy, lines, q, kernels or self.kernels)
 
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
-        """Grids of size ``q`` seeded at phase ``ph``: the uniform comb, the comb half a
-        cell over (profiles may peak on cell centres), and lines that follow the
-        edges (drifting grids) with their midpoints."""
+        """Grids of size ``q`` seeded at phase ``ph``: the uniform comb (at ``ph`` or half
+        a cell over, as profiles may peak on cell centres: the box model picks, the
+        misplaced comb is worse for every kernel) and lines that follow the edges
+        (drifting grids)."""
         n = self.length
-        sets = [_lattice(q, ph % q, n), _lattice(q, (ph + q / 2) % q, n)]
+        sets = [self.uniform(q, ph, 0.0).lines]
         if self.refine and n / q >= 4:
             guide = uniform_lines(ph % q, q, n, self.min_partial)
             dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=self.min_partial,
@@ -264,7 +265,7 @@ class _Scorer:
         best = None
         for i, lines in enumerate(self.line_sets(q, ph)):
             r, k = self.fit(lines, q)
-            follows = i >= 2
+            follows = i >= 1
             cost = np.log(r + self.floor) + (FOLLOW_GAIN if follows else 0.0)
             if best is None or cost < best[0]:
                 best = (cost, r, k, lines, follows)
@@ -435,13 +436,9 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     # the leaders are tuned to the residual's optimum and judged again
     top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
     judged = sorted(top + judged[POLISH_TOP:], key=lambda c: -c.score)
-    # blocks that reproduce a clean upscale exactly are all adequate; the coarsest of
-    # them is the cells, the finer ones only split them (smooth kernels are left out:
-    # any grid finer than the cells reproduces a smooth image)
-    exact = [c for c in judged if c.kernel == "nearest" and c.r <= EXACT_RESIDUAL]
-    exact = [c for c in exact if not c.follows] or exact  # a uniform comb is the simpler model
-    lead = max(exact, key=lambda c: _mean_cell(c.lines, c.q, length)) if exact else judged[0]
-    best = _coarsest_equivalent(scorer, lead)
+    # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
+    # blurred image almost exactly too; exact fits of clean upscales were settled above)
+    best = _coarsest_equivalent(scorer, judged[0])
     return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals)
 
 
