@@ -138,3 +138,15 @@ def test_comb_contrasts_equal_line_contrast(rng):
         d = (ph - phase(prof, q) + q / 2) % q - q / 2  # phases are circular
         assert abs(d) < 1e-3 * q
         assert z == pytest.approx(line_contrast(prof, uniform_lines(ph, q, 300), q), rel=1e-9, abs=1e-9)
+
+
+def test_fine_fractional_upscale_is_polished_to_an_exact_fit():
+    # 80 cells of 2.36 px: the edges give the size only to about 1/80, so the comb
+    # as proposed drifts by a pixel at the far end; polishing the box model's
+    # leaders makes it exact (and the shortcut is taken)
+    from pixfix.grid import QUICK_RIVALS
+    sprite = random_sprite(np.random.default_rng(0), 80, 80, 8)
+    img = cv2.resize(sprite, (189, 189), interpolation=cv2.INTER_NEAREST)
+    g = detect_grid(img)
+    assert g.shape == (80, 80) and g.x.exact and g.y.exact
+    assert len(g.x.raw) <= QUICK_RIVALS + 1 and len(g.y.raw) <= QUICK_RIVALS + 1

@@ -16,15 +16,18 @@ to the other as a candidate, so square cells are a prior, not a rule):
    well; the first grid coarser than the cells cannot, and its error jumps.  A
    candidate ``q`` is scored by the elbow of the log residual over the scale
    chain, ``log r(2q) - 2 log r(q) + log r(q/2)`` (twice as coarse loses much,
-   twice as fine gains little), plus the dip against the same grid stretched and
-   squeezed by a third of a cell over the image (a grid locked to the cells fits
-   clearly better than its neighbours in size).  The leaders are polished (scale
+   twice as fine gains little; the finer grid gets its own best kernel), plus
+   the dip against the same grid stretched and squeezed by a third of a cell
+   over the image (a grid locked to the cells fits clearly better than its
+   neighbours in size).  The leaders are polished (scale
    and shift, then each line) to the residual's optimum.  No noise model and no
    price per cell: the elbow is where the cells are;
-4. blocks that reproduce a clean upscale exactly are all adequate and the
-   coarsest of them is taken; an image is native (one pixel per cell) only when
-   it repeats exact values and no grid explains nearly all of its variation more
-   clearly than 1 px cells do;
+4. a clean upscale is settled first, cheaply: when the image repeats exact values
+   and a uniform comb of boxes reproduces it exactly (and no smooth kernel does
+   better), all such grids are adequate and the coarsest of them is the cells;
+   only the other images go through the full check.  An image is native (one
+   pixel per cell) only when it repeats exact values and no grid explains nearly
+   all of its variation more clearly than 1 px cells do;
 5. per-line refinement (:mod:`.fit`) for drifting (AI) grids: lines placed on
    the edge profile by dynamic programming, then moved to the box model's
    optimum; they must beat the uniform comb clearly to be kept.
@@ -284,7 +287,9 @@ class _Scorer:
         """Measure what :func:`candidate_score` needs: the residuals of the grid twice as
         fine, twice as coarse, and slightly stretched and squeezed."""
         n, k, q = self.length, (c.kernel,), _mean_cell(c.lines, c.q, self.length)
-        c.r_fine = self.fit(_refined(c.lines), q / 2, k)[0]
+        # the finer grid with its own best kernel: a kernel right for these cells can be
+        # wrong for cells half as wide, and that would make halving look futile
+        c.r_fine = self.fit(_refined(c.lines), q / 2)[0]
         c.r_coarse = min(self.fit(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
         d = float(min(0.75 * q / n, 0.1))  # the end cells move by about a third of a cell
         rs = [self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
@@ -340,6 +345,36 @@ def _coarsest_equivalent(scorer: "_Scorer", c: "_Candidate") -> "_Candidate":
         m, r, g = best
         c = scorer.judge(_Candidate(q=q * m, ph=c.ph, z=c.z, lines=g, r=r, kernel=c.kernel, follows=c.follows))
     return c
+
+
+def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tuple[_Candidate, list] | None:
+    """A clean nearest-neighbour upscale, settled cheaply: uniform blocks reproduce it
+    exactly and the coarsest such grid is the cells (finer ones only split them);
+    nothing to weigh.  Blocks must fit better than any smooth kernel too (a smooth,
+    faint image is also reproduced almost exactly by small enough blocks).  A
+    fractional size is only known to about 1/n cells from the edges, so when no comb
+    is exact as proposed, the box model's leaders are polished first.
+
+    Returns the chosen grid and the judged rivals (for the margin), or ``None``.
+    Every fit here uses the box alone, the right model for such an image: cheap."""
+    length, kernels = scorer.length, scorer.kernels
+    scorer.kernels = ("nearest",)
+    try:
+        boxes = [scorer.uniform(q, ph, z) for q, ph, z in combs]
+        exact = [c for c in boxes if c.r <= EXACT_RESIDUAL]
+        if not exact:
+            ranked = sorted((scorer.judge(c) for c in boxes), key=lambda c: -c.score)
+            exact = [p for p in (scorer.polish(c) for c in ranked[:POLISH_TOP]) if p.r <= EXACT_RESIDUAL]
+        exact.sort(key=lambda c: -_mean_cell(c.lines, c.q, length))
+        lead = next((c for c in exact if scorer.fit(c.lines, c.q, kernels)[1] == "nearest"), None)
+        if lead is None:
+            return None
+        best = _coarsest_equivalent(scorer, scorer.judge(lead))
+        # rivals for the margin: the strongest other combs
+        rivals = sorted((scorer.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead), key=lambda c: -c.score)
+        return best, [best] + rivals
+    finally:
+        scorer.kernels = kernels
 
 
 def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
@@ -417,21 +452,12 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
     combs = keep
     proposals = [(float(c[0]), float(c[2])) for c in combs]
-    # a clean nearest-neighbour upscale: uniform blocks reproduce it exactly, and the
-    # coarsest such grid is the cells (finer ones only split them); nothing to weigh
-    # (only an image that repeats exact values can be one, and blocks must fit it better
-    # than any smooth kernel: a smooth, faint image is also reproduced almost exactly by
-    # small enough blocks)
-    boxes = [scorer.uniform(q, ph, z) for q, ph, z in combs] if lossless else []
-    exact = sorted((c for c in boxes if c.r <= EXACT_RESIDUAL), key=lambda c: -_mean_cell(c.lines, c.q, length))
-    lead = next((c for c in exact if scorer.fit(c.lines, c.q)[1] == "nearest"), None)
-    if lead is not None:
-        best = _coarsest_equivalent(scorer, scorer.judge(lead))
-        # rivals for the margin: the strongest other combs, as boxes
-        judged = [best] + sorted((scorer.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead),
-                                 key=lambda c: -c.score)
-        return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
-                            proposals)
+    if lossless:
+        found = _exact_fit(scorer, combs)
+        if found is not None:
+            best, judged = found
+            return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
+                                proposals)
     judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -c.score)
     # the leaders are tuned to the residual's optimum and judged again
     top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
@@ -448,9 +474,9 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
     """The chosen grid ``best`` as an :class:`AxisFit`, unless native pixels explain the
     image better; the margin over ``judged`` (the other candidates) is the confidence."""
     native = np.arange(length + 1)
+    var = float(np.mean(np.var(data, axis=(0, 1))))
     raw = [dict(q=_mean_cell(c.lines, c.q, length), n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse,
-                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score,
-                var=float(np.mean(np.var(data, axis=(0, 1))))) for c in judged]
+                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score, var=var) for c in judged]
     cands_out = [(float(_mean_cell(c.lines, c.q, length)), float(c.score)) for c in judged]
     q = _mean_cell(best.lines, best.q, length)
     rivals = [c.score for c in judged[1:] if abs(_mean_cell(c.lines, c.q, length) - q) > 0.02 * q]
@@ -464,8 +490,7 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
         fn = max(floor, min(c.r for c in judged))
         native_score = float(np.log(r2 + fn) - np.log(fn))
         # a grid must explain nearly all the image's variation to beat its own pixels
-        var = float(np.mean(np.var(data, axis=(0, 1)))) + floor
-        if native_score > best.score or best.r > NATIVE_UNEXPLAINED * var:
+        if native_score > best.score or best.r > NATIVE_UNEXPLAINED * (var + floor):
             return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
                            margin=float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
                            candidates=cands_out, proposals=proposals, raw=raw)
