@@ -138,7 +138,7 @@ def phase(profile: np.ndarray, p: float) -> float:
 
 def uniform_lines(ph: float, p: float, length: int, min_partial: float = 0.5) -> np.ndarray:
     """Cell boundaries (pixel-edge coordinates, integers, first 0 and last ``length``) of a
-    uniform grid; border cells narrower than ``min_partial * p`` are merged away."""
+    uniform grid; border cells narrower than ``min_partial * p`` are dropped (cropped)."""
     k0 = int(np.ceil((0 - ph) / p))
     k1 = int(np.floor((length - ph) / p))
     inner = np.round(ph + p * np.arange(k0, k1 + 1)).astype(np.int64)
