@@ -34,6 +34,7 @@ to the other as a candidate, so square cells are a prior, not a rule):
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import cv2
@@ -358,23 +359,21 @@ def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tupl
     Returns the chosen grid and the judged rivals (for the margin), or ``None``.
     Every fit here uses the box alone, the right model for such an image: cheap."""
     length, kernels = scorer.length, scorer.kernels
-    scorer.kernels = ("nearest",)
-    try:
-        boxes = [scorer.uniform(q, ph, z) for q, ph, z in combs]
-        exact = [c for c in boxes if c.r <= EXACT_RESIDUAL]
-        if not exact:
-            ranked = sorted((scorer.judge(c) for c in boxes), key=lambda c: -c.score)
-            exact = [p for p in (scorer.polish(c) for c in ranked[:POLISH_TOP]) if p.r <= EXACT_RESIDUAL]
-        exact.sort(key=lambda c: -_mean_cell(c.lines, c.q, length))
-        lead = next((c for c in exact if scorer.fit(c.lines, c.q, kernels)[1] == "nearest"), None)
-        if lead is None:
-            return None
-        best = _coarsest_equivalent(scorer, scorer.judge(lead))
-        # rivals for the margin: the strongest other combs
-        rivals = sorted((scorer.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead), key=lambda c: -c.score)
-        return best, [best] + rivals
-    finally:
-        scorer.kernels = kernels
+    box = copy.copy(scorer)
+    box.kernels = ("nearest",)
+    boxes = [box.uniform(q, ph, z) for q, ph, z in combs]
+    exact = [c for c in boxes if c.r <= EXACT_RESIDUAL]
+    if not exact:
+        ranked = sorted((box.judge(c) for c in boxes), key=lambda c: -c.score)
+        exact = [p for p in (box.polish(c) for c in ranked[:POLISH_TOP]) if p.r <= EXACT_RESIDUAL]
+    exact.sort(key=lambda c: -_mean_cell(c.lines, c.q, length))
+    lead = next((c for c in exact if box.fit(c.lines, c.q, kernels)[1] == "nearest"), None)
+    if lead is None:
+        return None
+    best = _coarsest_equivalent(box, box.judge(lead))
+    # rivals for the margin: the strongest other combs (judged above already, or now)
+    rivals = [c if np.isfinite(c.score) else box.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead]
+    return best, [best] + sorted(rivals, key=lambda c: -c.score)
 
 
 def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
