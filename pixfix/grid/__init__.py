@@ -238,15 +238,26 @@ class _Scorer:
         self.refine = refine
         self.min_partial = min_partial
         self.floor = floor
+        self.memo: dict = {}   # fits and line sets already computed (shared by copies)
 
     def fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
-        return axis_residual_y(self.y, self.yy, lines, q, kernels or self.kernels)
+        kernels = kernels or self.kernels
+        key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
+        if key not in self.memo:
+            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels)
+        return self.memo[key]
 
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
         """Grids of size ``q`` seeded at phase ``ph``: the uniform comb (at ``ph`` or half
         a cell over, as profiles may peak on cell centres: the box model picks, the
         misplaced comb is worse for every kernel) and lines that follow the edges
         (drifting grids)."""
+        key = ("sets", float(q), float(ph))
+        if key not in self.memo:
+            self.memo[key] = self._line_sets(q, ph)
+        return self.memo[key]
+
+    def _line_sets(self, q: float, ph: float) -> list[np.ndarray]:
         n = self.length
         sets = [self.uniform(q, ph, 0.0).lines]
         if self.refine and n / q >= 4:
@@ -402,12 +413,14 @@ def _line_slope(lines: np.ndarray, q: float) -> float:
 
 def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
-              lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos")) -> AxisFit:
+              lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
+              memo: dict | None = None) -> AxisFit:
     """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
 
     ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
     candidates.  ``lossless``: the image repeats exact values, so it may be a clean
-    upscale that blocks reproduce exactly (checked first, cheaply).  ``floor`` is the residual a perfect model still leaves (noise,
+    upscale that blocks reproduce exactly (checked first, cheaply).  ``memo`` keeps the
+    fits for a second call on the same data (with another ``extra`` candidate).  ``floor`` is the residual a perfect model still leaves (noise,
     quantisation): jumps are measured on top of it.
     """
     length = data.shape[1]
@@ -446,6 +459,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     if not combs:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
     scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor)
+    if memo is not None:
+        scorer.memo = memo
     # the candidates whose combs stand out most, and the other axis's answer
     combs = sorted(combs, key=lambda c: -c[2])
     keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
@@ -565,10 +580,11 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
         fits.append((data, profiles, floor))
     (dx, prx, flx), (dy, pry, fly) = fits
     opts = dict(allow_native=allow_native, lossless=clean)
-    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, **opts)
+    memo_x: dict = {}
+    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, memo=memo_x, **opts)
     fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), **opts)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), **opts)
+        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), memo=memo_x, **opts)
         if fx2.candidates and fx.candidates and fx2.candidates[0][1] > fx.candidates[0][1]:
             fx = fx2
     return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
