@@ -150,3 +150,24 @@ def test_fine_fractional_upscale_is_polished_to_an_exact_fit():
     g = detect_grid(img)
     assert g.shape == (80, 80) and g.x.exact and g.y.exact
     assert len(g.x.raw) <= QUICK_RIVALS + 1 and len(g.y.raw) <= QUICK_RIVALS + 1
+
+
+def test_scale_chain_takes_the_best_residual_at_half_and_twice_the_size():
+    # a fine grid (4 px) whose own thinned lines fit badly looks like an elbow, and
+    # its lines locked to every edge give it a deep dip; but a candidate at twice its
+    # size (8 px) explains the image nearly as well, so halving gained little and
+    # the fine grid cannot be more locked than to that coarsening: 8 px must win
+    from pixfix.grid import _Candidate, _scale_chain, _Scorer
+    data = np.random.default_rng(0).normal(size=(4, 64, 3))
+    scorer = _Scorer(data, np.zeros(65), ("nearest",), False, 0.5, 0.25)
+
+    def cand(q, r, rf, rc, rs):
+        c = _Candidate(q=q, ph=0.0, z=1.0, lines=np.arange(0.0, 64.0 + 1e-9, q), r=r, kernel="nearest",
+                       r_fine=rf, r_coarse=rc, r_stretch=rs)
+        return scorer.rescore(c)
+
+    coarse, fine = cand(8.0, 1.0, 0.9, 100.0, 50.0), cand(4.0, 0.5, 0.4, 80.0, 60.0)
+    assert fine.score > coarse.score
+    _scale_chain(scorer, [coarse, fine])
+    assert fine.r_coarse == 1.0 and fine.r_stretch == 1.0 and coarse.r_fine == 0.5
+    assert coarse.score > fine.score

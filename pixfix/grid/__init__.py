@@ -19,7 +19,9 @@ to the other as a candidate, so square cells are a prior, not a rule):
    twice as fine gains little; the finer grid gets its own best kernel), plus
    the dip against the same grid stretched and squeezed by a third of a cell
    over the image (a grid locked to the cells fits clearly better than its
-   neighbours in size).  The leaders are polished (scale
+   neighbours in size; never more clearly than to its own coarsening).  The
+   chain is made consistent over the candidates: ``r(q/2)`` and ``r(2q)`` are the
+   best residuals found at those scales.  The leaders are polished (scale
    and shift, then each line) to the residual's optimum.  No noise model and no
    price per cell: the elbow is where the cells are;
 4. a clean upscale is settled first, cheaply: when the image repeats exact values
@@ -306,8 +308,13 @@ class _Scorer:
         d = float(min(0.75 * q / n, 0.1))  # the end cells move by about a third of a cell
         rs = [self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
         c.r_stretch = float(np.sqrt(max(rs[0], 0.0) * max(rs[1], 0.0)))
-        c.score = candidate_score(q, c.r, c.r_fine, c.r_coarse, c.r_stretch, self.floor)
-        if c.follows:  # free lines must pay for themselves against uniform combs too
+        return self.rescore(c)
+
+    def rescore(self, c: _Candidate) -> _Candidate:
+        """``c.score`` from its residuals; free lines must pay for themselves against
+        uniform combs too."""
+        c.score = candidate_score(c.q, c.r, c.r_fine, c.r_coarse, c.r_stretch, self.floor)
+        if c.follows:
             c.score -= FOLLOW_PRICE
         return c
 
@@ -385,6 +392,32 @@ def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tupl
     # rivals for the margin: the strongest other combs (judged above already, or now)
     rivals = [c if np.isfinite(c.score) else box.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead]
     return best, [best] + sorted(rivals, key=lambda c: -c.score)
+
+
+#: candidates this close (relative) to half or twice a grid's cell size stand for that scale
+CHAIN_TOL = 0.04
+
+
+def _scale_chain(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candidate]:
+    """Make the scale chain consistent across candidates, then score again.
+
+    A candidate's finer and coarser grids are its own lines halved and thinned, but
+    another candidate at half or twice its size may explain the image better (free
+    lines fitted to the edges at that scale): ``r(q/2)`` and ``r(2q)`` are the best
+    residuals found at those scales.  And a grid cannot be more clearly locked to the
+    cells than it is to its own coarsening: the dip is capped by ``r(2q)`` (a grid
+    twice as fine as the cells is locked too, since it holds every boundary, but its
+    coarser grid fits as well, so the cap removes its dip).
+    """
+    length = scorer.length
+    qs = np.array([_mean_cell(c.lines, c.q, length) for c in judged])
+    rs = np.array([c.r for c in judged])
+    for c, q in zip(judged, qs):
+        c.r_fine = min([c.r_fine] + rs[np.abs(qs - q / 2) <= CHAIN_TOL * q / 2].tolist())
+        c.r_coarse = min([c.r_coarse] + rs[np.abs(qs - 2 * q) <= CHAIN_TOL * 2 * q].tolist())
+        c.r_stretch = min(c.r_stretch, c.r_coarse)
+        scorer.rescore(c)
+    return judged
 
 
 def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
@@ -475,7 +508,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -c.score)
     # the leaders are tuned to the residual's optimum and judged again
     top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
-    judged = sorted(top + judged[POLISH_TOP:], key=lambda c: -c.score)
+    judged = sorted(_scale_chain(scorer, top + judged[POLISH_TOP:]), key=lambda c: -c.score)
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     best = _coarsest_equivalent(scorer, judged[0])
