@@ -60,10 +60,6 @@ class Plan:
 
 # ---------------------------------------------------------------- planning
 
-def _hidden(rel: PurePath) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
-
-
 def walk(root: Path, pattern: Optional[str] = None, exclude: Sequence[Path] = ()) -> tuple[list[Path], int]:
     """Image files under ``root`` (sorted, recursive, symlinked folders not followed) and a count of ignored ones.
 

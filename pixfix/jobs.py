@@ -44,11 +44,6 @@ class FileResult:
     extra: dict = field(default_factory=dict)
 
 
-def default_output(path: Path) -> Path:
-    """``IN_pixfix.png`` beside the input."""
-    return path.with_name(path.stem + "_pixfix.png")
-
-
 def sidecar(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 

@@ -72,11 +72,6 @@ def autocorrelation(profile: np.ndarray) -> np.ndarray:
     return acf / max(acf[0], 1e-12)
 
 
-def acf_value(acf: np.ndarray, q: float) -> float:
-    """Autocorrelation at a fractional lag (linear interpolation)."""
-    return float(np.interp(q, np.arange(len(acf)), acf))
-
-
 def acf_peaks(acf: np.ndarray, min_cell: float, max_cell: float, k: int = 3) -> list[tuple[float, float]]:
     """The ``k`` highest local maxima of the autocorrelation in [min_cell, max_cell] (sub-pixel)."""
     lo = max(1, int(np.floor(min_cell)))
