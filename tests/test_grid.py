@@ -171,3 +171,16 @@ def test_scale_chain_takes_the_best_residual_at_half_and_twice_the_size():
     _scale_chain(scorer, [coarse, fine])
     assert fine.r_coarse == 1.0 and fine.r_stretch == 1.0 and coarse.r_fine == 0.5
     assert coarse.score > fine.score
+
+
+def test_axis_noise_ignores_smooth_ramps():
+    # a linear upscale (cells of 8 px: ramps from centre to centre) plus white noise
+    # of variance 4: the estimate is the noise, not the ramps' slopes (the median
+    # first difference would say about 80)
+    from pixfix.grid import _axis_noise
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0, 255, size=(40, 30, 4))
+    clean = cv2.resize(values, (30 * 8, 40), interpolation=cv2.INTER_LINEAR)
+    noisy = clean + rng.normal(0, 2.0, clean.shape)
+    assert _axis_noise(noisy) == pytest.approx(4.0, rel=0.5)
+    assert _axis_noise(clean) < 0.01

@@ -553,13 +553,21 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
 
 
 def _axis_noise(data: np.ndarray) -> float:
-    """Per-value noise variance of ``data`` (R, L, C) along axis 1 (robust: most
-    neighbours lie in the same cell, so the median difference is noise)."""
-    d = np.abs(np.diff(data[..., :3], axis=1)).reshape(-1, 3)
-    if d.size == 0:
+    """Per-value noise variance of ``data`` (R, L, C) along axis 1, robustly: from the
+    median absolute first difference (variance ``2 s^2`` for white noise: most
+    neighbours lie in the same cell) and from the median absolute second difference
+    ``x[i-1] - 2 x[i] + x[i+1]`` (``6 s^2``: zero on a smooth ramp too, a blurred or
+    resampled boundary, whose slope the first difference counts as noise).  Signal
+    only inflates either median (the second difference sees each sharp edge twice),
+    so the smaller estimate is kept."""
+    x = data[..., :3]
+    if x.shape[1] < 3:
         return 0.0
-    mad = np.median(d, axis=0)
-    return float(np.mean((1.4826 * mad / np.sqrt(2)) ** 2))
+    d1 = np.median(np.abs(np.diff(x, axis=1)).reshape(-1, 3), axis=0)
+    d2 = np.median(np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]).reshape(-1, 3), axis=0)
+    v1 = np.mean((1.4826 * d1 / np.sqrt(2)) ** 2)
+    v2 = np.mean((1.4826 * d2 / np.sqrt(6)) ** 2)
+    return float(min(v1, v2))
 
 
 def _across(img: np.ndarray, sigma: float, axis: int) -> np.ndarray:
