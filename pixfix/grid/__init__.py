@@ -452,9 +452,10 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
 
     ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
     candidates.  ``lossless``: the image repeats exact values, so it may be a clean
-    upscale that blocks reproduce exactly (checked first, cheaply).  ``memo`` keeps the
-    fits for a second call on the same data (with another ``extra`` candidate).  ``floor`` is the residual a perfect model still leaves (noise,
-    quantisation): jumps are measured on top of it.
+    upscale that blocks reproduce exactly (checked first, cheaply).  ``floor`` is the
+    residual a perfect model still leaves (noise, quantisation): jumps are measured on
+    top of it.  ``memo`` keeps the fits for a second call on the same data (with
+    another ``extra`` candidate).
     """
     length = data.shape[1]
     native = np.arange(length + 1)
