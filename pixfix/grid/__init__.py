@@ -228,7 +228,7 @@ class _Scorer:
     """Residuals of candidate grids along one axis, uniform or edge-following."""
 
     def __init__(self, data: np.ndarray, profile: np.ndarray, kernels: tuple[str, ...], refine: bool,
-                 min_partial: float, floor: float):
+                 min_partial: float, floor: float, memo: dict | None = None):
         self.y = axis_matrix(data)
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
         # cumulative sums along the axis, for the segmentation of drifting grids
@@ -240,7 +240,8 @@ class _Scorer:
         self.refine = refine
         self.min_partial = min_partial
         self.floor = floor
-        self.memo: dict = {}   # fits and line sets already computed (shared by copies)
+        # fits and line sets already computed (shared by copies and by a second pass)
+        self.memo: dict = {} if memo is None else memo
 
     def fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
         kernels = kernels or self.kernels
@@ -492,9 +493,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
 
     if not combs:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
-    scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor)
-    if memo is not None:
-        scorer.memo = memo
+    scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor, memo)
     # the candidates whose combs stand out most, and the other axis's answer
     combs = sorted(combs, key=lambda c: -c[2])
     keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
@@ -523,11 +522,12 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
     image better; the margin over ``judged`` (the other candidates) is the confidence."""
     native = np.arange(length + 1)
     var = float(np.mean(np.var(data, axis=(0, 1))))
-    raw = [dict(q=_mean_cell(c.lines, c.q, length), n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse,
-                rs=c.r_stretch, f=floor, z=c.z, k=c.kernel, score=c.score, var=var) for c in judged]
-    cands_out = [(float(_mean_cell(c.lines, c.q, length)), float(c.score)) for c in judged]
+    sizes = [_mean_cell(c.lines, c.q, length) for c in judged]
+    raw = [dict(q=qc, n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse, rs=c.r_stretch, f=floor, z=c.z,
+                k=c.kernel, score=c.score, var=var) for c, qc in zip(judged, sizes)]
+    cands_out = [(float(qc), float(c.score)) for c, qc in zip(judged, sizes)]
     q = _mean_cell(best.lines, best.q, length)
-    rivals = [c.score for c in judged[1:] if abs(_mean_cell(c.lines, c.q, length) - q) > 0.02 * q]
+    rivals = [c.score for c, qc in zip(judged[1:], sizes[1:]) if abs(qc - q) > 0.02 * q]
     margin = float(np.clip((best.score - max(rivals)) / 2.0, 0.0, 1.0)) if rivals else 1.0
     if allow_native and min_cell <= 1.0:
         # the native hypothesis (cells of 1 px) fits exactly; it wins when coarsening
