@@ -128,16 +128,19 @@ class Design:
         """``A^T y`` for ``y`` (L, m) -> (n, m)."""
         return self.dense().T @ y
 
+    def matmul(self, v: np.ndarray) -> np.ndarray:
+        """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
+        return self.dense() @ v
+
     def gram(self, ridge: float = 1e-7) -> np.ndarray:
         """``A^T A`` in the upper banded form of ``scipy.linalg.solveh_banded``."""
         t = self.w.shape[1]
         starts, first = self._segments()
-        blocks = np.add.reduceat(self.w[:, :, None] * self.w[:, None, :], starts, axis=0)  # (S, T, T)
         jj, dd = np.nonzero(np.add.outer(np.arange(t), np.arange(t)) < t)  # upper band: (j, j + d)
-        rows = (t - 1 - dd)[None, :]
-        cols = first[:, None] + (jj + dd)[None, :] + t
-        ab = np.zeros((t, self.n + 3 * t))
-        np.add.at(ab, (np.broadcast_to(rows, cols.shape), cols), blocks[:, jj, jj + dd])
+        prods = np.add.reduceat(self.w[:, jj] * self.w[:, jj + dd], starts, axis=0)  # (S, pairs)
+        # entry (row t-1-d, column k + d) of the banded form holds A^T A [k, k + d]
+        idx = (t - 1 - dd)[None, :] * (self.n + 3 * t) + first[:, None] + (jj + dd)[None, :] + t
+        ab = np.bincount(idx.ravel(), prods.ravel(), minlength=t * (self.n + 3 * t)).reshape(t, self.n + 3 * t)
         ab = np.ascontiguousarray(ab[:, t:t + self.n])
         for d in range(1, t):  # entries whose row lies before the first cell
             ab[t - 1 - d, :d] = 0.0
