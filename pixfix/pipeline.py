@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
+from .grid.model import KERNELS
 from .grid.period import phase as comb_phase
 from .palette import Palette, leader_clusters, reduce_palette, to_lab, weighted_means
 from .sample import Cells, model_cells, sample_cells
@@ -239,11 +240,15 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
     sc = config.sample
     cells = sample_cells(rgba, grid.xs, grid.ys, sc.max_points, sc.inner, sc.keep)
     if not grid.native and (grid.x.kernel != "nearest" or grid.y.kernel != "nearest"):
-        # a smooth upscale mixed every pixel with its neighbours: deconvolve
-        fit = model_cells(rgba, grid.xs, grid.ys, grid.x.kernel, grid.y.kernel, grid.x.cell, grid.y.cell)
-        vis = cells.rgba[..., 3] > 0
-        cells.rgb = np.where(vis[..., None], fit[..., :3], 0.0).astype(np.float32)
-        cells.rgba[..., :3] = np.where(vis[..., None], np.clip(np.round(fit[..., :3]), 0, 255), 0).astype(np.uint8)
+        # a smooth upscale mixed every pixel with its neighbours: deconvolve, with the
+        # grid's kernels or one shared by both axes, whichever reproduces the image best
+        pairs = [(grid.x.kernel, grid.y.kernel)] + [(k, k) for k in KERNELS]
+        fit, kernel = model_cells(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell)
+        if kernel != ("nearest", "nearest"):  # blocks after all: the robust samples are better
+            vis = cells.rgba[..., 3] > 0
+            cells.rgb = np.where(vis[..., None], fit[..., :3], 0.0).astype(np.float32)
+            cells.rgba[..., :3] = np.where(vis[..., None], np.clip(np.round(fit[..., :3]), 0, 255), 0).astype(np.uint8)
+            cells.kernel = kernel
     times["sample"] = time.perf_counter() - t
     if stop_after == "sample":
         return Restored(None, grid, cells, None, times)

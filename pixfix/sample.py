@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .grid.edges import linear_features
+from .grid.model import Design, cell_centres, design, solve_banded_gram
+
 
 @dataclass
 class Cells:
@@ -24,6 +27,7 @@ class Cells:
     rgb: np.ndarray            # (ny, nx, 3) float32, unrounded estimate
     spread: np.ndarray         # (ny, nx) float32, median Lab distance of samples to the cell median
     n_samples: int = 1         # samples per cell (lattice size)
+    kernel: tuple[str, str] | None = None  # (x, y) kernels the colours were deconvolved with; None: sampled
 
 
 def inner_indices(lines: np.ndarray, max_points: int = 5, inner: float = 0.25) -> np.ndarray:
@@ -97,31 +101,126 @@ def render(cells: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return cells[oy[:, None], ox[None, :]]
 
 
-def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel_x: str, kernel_y: str,
-                cell_x: float, cell_y: float) -> np.ndarray:
-    """Cell values (ny, nx, 4) float that, resampled with the detected kernels, best
-    reproduce the image (separable least squares, in premultiplied RGB + alpha).
+#: stored values this close (8-bit units) to 0 or 255 count as clipped: a smooth
+#: kernel overshoots at strong edges and the overshoot is cut off at the ends of the
+#: range; JPEG or noise added afterwards leaves the cut plateau slightly inside them.
+#: Treating an unclipped value as a bound biases its cell by at most about this much.
+CLIP_MARGIN = 8.0
+#: most rounds of the censored fit (it stops earlier once the values settle)
+CENSOR_ROUNDS = 10
+#: the kernels are compared on a central window of at most this many pixels a side
+KERNEL_WINDOW = 256
 
-    A smooth upscale mixes every pixel with the neighbouring cells, so no pixel of
-    a small cell shows its true colour; the fit undoes that mixing (it is a
-    deconvolution with the known kernel).  Returns un-premultiplied RGB and alpha,
-    not rounded.
-    """
-    from .grid.edges import linear_features
-    from .grid.model import cell_centres, design, solve_banded_gram
 
-    lin = linear_features(rgba).astype(np.float64)
+def _fit_separable(lin: np.ndarray, ax: Design, ay: Design) -> np.ndarray:
+    """Least-squares cells (ny, nx, C) for ``lin`` (H, W, C) under the separable
+    designs ``ax`` (columns) and ``ay`` (rows)."""
     h, w, c = lin.shape
-    ax = design(cell_centres(xs, w, cell_x), w, kernel_x, xs)
-    ay = design(cell_centres(ys, h, cell_y), h, kernel_y, ys)
     nx, ny = ax.n, ay.n
     t = ax.rmatmul(np.ascontiguousarray(lin.transpose(1, 0, 2)).reshape(w, h * c)).reshape(nx, h, c)  # X A_x
     z = ay.rmatmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(h, nx * c))                   # A_y^T X A_x
     v = solve_banded_gram(ay, z).reshape(ny, nx, c)
     v = solve_banded_gram(ax, np.ascontiguousarray(v.transpose(1, 0, 2)).reshape(nx, ny * c))
-    v = v.reshape(nx, ny, c).transpose(1, 0, 2)
+    return v.reshape(nx, ny, c).transpose(1, 0, 2)
+
+
+def _predict(v: np.ndarray, ax: Design, ay: Design) -> np.ndarray:
+    """The image (H, W, C) that cells ``v`` (ny, nx, C) make under the designs."""
+    ny, nx, c = v.shape
+    t = ay.matmul(v.reshape(ny, nx * c)).reshape(-1, nx, c)                                  # (H, nx, C)
+    h = t.shape[0]
+    out = ax.matmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c))            # (W, H*C)
+    return out.reshape(-1, h, c).transpose(1, 0, 2)
+
+
+def _censored_fit(lin: np.ndarray, hi: np.ndarray, lo: np.ndarray, ax: Design, ay: Design,
+                  rounds: int) -> tuple[np.ndarray, float]:
+    """Cells (ny, nx, C) and residual sum of squares of the separable model when
+    values marked ``hi`` (``lo``) are lower (upper) bounds, not measurements.
+
+    Alternates predicting the image and moving each censored value to the prediction
+    where that lies beyond it, then refitting: an EM-style solution of the censored
+    least-squares problem (each round can only lower its convex cost)."""
+    v = _fit_separable(lin, ax, ay)
+    x = lin
+    censored = bool(hi.any() or lo.any())
+    for _ in range(rounds if censored else 0):
+        pred = _predict(v, ax, ay)
+        x = np.where(hi, np.maximum(lin, pred), np.where(lo, np.minimum(lin, pred), lin))
+        v_new = _fit_separable(x, ax, ay)
+        settled = float(np.max(np.abs(v_new - v))) < 0.25
+        v = v_new
+        if settled:
+            break
+    pred = _predict(v, ax, ay)
+    if censored:
+        x = np.where(hi, np.maximum(lin, pred), np.where(lo, np.minimum(lin, pred), lin))
+    return v, float(np.sum((x - pred) ** 2))
+
+
+def _window(lines: np.ndarray, size: int) -> tuple[int, int]:
+    """Indices ``(i, j)`` of a run of whole cells ``lines[i]..lines[j]`` near the middle of
+    the axis spanning at most ``size`` pixels (at least one cell)."""
+    n = len(lines) - 1
+    if lines[-1] - lines[0] <= size:
+        return 0, n
+    mid = n // 2
+    i, j = mid, mid + 1
+    while True:
+        grew = False
+        if i > 0 and lines[j] - lines[i - 1] <= size:
+            i, grew = i - 1, True
+        if j < n and lines[j + 1] - lines[i] <= size:
+            j, grew = j + 1, True
+        if not grew:
+            return i, j
+
+
+def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[tuple[str, str]],
+                cell_x: float, cell_y: float, clip_margin: float | None = None) -> tuple[np.ndarray, tuple[str, str]]:
+    """Cell values (ny, nx, 4) float that, resampled with a kernel, best reproduce the
+    image (separable least squares in premultiplied RGB + alpha), and that kernel.
+
+    A smooth upscale mixes every pixel with the neighbouring cells, so no pixel of a
+    small cell shows its true colour; the fit undoes that mixing (a deconvolution).
+    Each ``(x, y)`` pair in ``kernels`` is fitted on a central window and the one that
+    reproduces it best is used: the grid chose its kernels on a sample of rows and
+    without censoring.  Values stored within ``clip_margin`` of 0 or 255 are censored,
+    not measured: a smooth kernel's overshoot beside a strong edge (white next to
+    black, a sprite next to transparency) was clipped there, and fitting the clipped
+    values as exact drags the cells on both sides toward each other (and makes a
+    sharp kernel look worse than a soft one).  They only bound the model from one side.
+    Returns un-premultiplied RGB and alpha, not rounded.
+    """
+    d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
+    lin = linear_features(rgba).astype(np.float64)
+    hi = np.zeros(lin.shape, bool)
+    hi[..., :3] = (rgba[..., :3] >= 255 - d) & (rgba[..., 3:4] == 255)  # premultiplied = stored there
+    hi[..., 3] = rgba[..., 3] >= 255 - d
+    lo = rgba <= d
+    xs = np.asarray(xs, np.float64)
+    ys = np.asarray(ys, np.float64)
+
+    def designs(bx: np.ndarray, by: np.ndarray, w: int, h: int, pair: tuple[str, str]) -> tuple[Design, Design]:
+        return (design(cell_centres(bx, w, cell_x), w, pair[0], bx),
+                design(cell_centres(by, h, cell_y), h, pair[1], by))
+
+    pairs = list(dict.fromkeys(kernels))
+    best = pairs[0]
+    if len(pairs) > 1:
+        (i0, i1), (j0, j1) = _window(xs, KERNEL_WINDOW), _window(ys, KERNEL_WINDOW)
+        sub_x, sub_y = xs[i0:i1 + 1], ys[j0:j1 + 1]
+        win = np.s_[int(sub_y[0]):int(sub_y[-1]), int(sub_x[0]):int(sub_x[-1])]
+        scores = []
+        for pair in pairs:
+            ax, ay = designs(sub_x - sub_x[0], sub_y - sub_y[0], int(sub_x[-1] - sub_x[0]), int(sub_y[-1] - sub_y[0]),
+                             pair)
+            scores.append(_censored_fit(lin[win], hi[win], lo[win], ax, ay, CENSOR_ROUNDS)[1])
+        best = pairs[int(np.argmin(scores))]
+    ax, ay = designs(xs, ys, lin.shape[1], lin.shape[0], best)
+    v, _ = _censored_fit(lin, hi, lo, ax, ay, CENSOR_ROUNDS)
     out = np.empty_like(v)
     a = np.clip(v[..., 3], 0.0, 255.0)
     out[..., 3] = a
     out[..., :3] = np.where(a[..., None] > 1.0, v[..., :3] * 255.0 / np.maximum(a, 1.0)[..., None], 0.0)
-    return np.clip(out, 0.0, 255.0)
+    return np.clip(out, 0.0, 255.0), best

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pixfix.sample import inner_indices, render, sample_cells
+from pixfix.sample import _window, inner_indices, model_cells, render, sample_cells
 
 from conftest import random_sprite, upscale
 
@@ -42,3 +42,62 @@ def test_render_inverts_sampling(rng):
     img = render(sprite, xs, ys)
     assert img.shape == (12, 16, 4)
     assert np.array_equal(sample_cells(img, xs, ys).rgba, sprite)
+
+
+def _smooth_upscale(sprite: np.ndarray, s: float, interp: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sprite`` (RGBA) resized by ``s`` with OpenCV, clipped to uint8 as any saved image is,
+    and its true (fractional) cell boundaries."""
+    import cv2
+
+    h, w = sprite.shape[:2]
+    big = cv2.resize(sprite.astype(np.float32), (round(w * s), round(h * s)), interpolation=interp)
+    big = np.clip(np.round(big), 0, 255).astype(np.uint8)
+    xs = np.arange(w + 1) * big.shape[1] / w
+    ys = np.arange(h + 1) * big.shape[0] / h
+    return big, xs, ys
+
+
+def _outlined_sprite(rng) -> np.ndarray:
+    """White and light cells beside black ones: the overshoot of a smooth kernel there
+    leaves the 0..255 range and is clipped."""
+    cells = rng.choice(np.array([[0, 0, 0], [255, 255, 255], [250, 230, 40], [40, 60, 250]]), size=(12, 12))
+    sprite = np.full((12, 12, 4), 255, np.uint8)
+    sprite[..., :3] = cells
+    return sprite
+
+
+def test_model_cells_undo_clipped_overshoot(rng):
+    import cv2
+
+    sprite = _outlined_sprite(rng)
+    big, xs, ys = _smooth_upscale(sprite, 7.0, cv2.INTER_CUBIC)
+    pair = [("cubic", "cubic")]
+    censored, _ = model_cells(big, xs, ys, pair, 7.0, 7.0)
+    exact, _ = model_cells(big, xs, ys, pair, 7.0, 7.0, clip_margin=-1.0)  # nothing counts as clipped
+    inner = np.s_[1:-1, 1:-1, :3]  # the resize pads the image edge its own way
+    err_c = np.abs(censored[inner] - sprite[inner]).max()
+    err_e = np.abs(exact[inner] - sprite[inner]).max()
+    assert err_c <= 6.0  # 250 lies within the clip margin: it may rise to 255
+    assert err_e > 3 * err_c  # clipped values fitted as exact drag the colours
+
+
+def test_model_cells_choose_the_kernel_that_made_the_image(rng):
+    import cv2
+
+    sprite = _outlined_sprite(rng)
+    sprite[:3, :3, 3] = 0  # some transparency too
+    sprite[:3, :3, :3] = 0
+    for interp, name in ((cv2.INTER_LINEAR, "linear"), (cv2.INTER_CUBIC, "cubic"), (cv2.INTER_LANCZOS4, "lanczos")):
+        big, xs, ys = _smooth_upscale(sprite, 5.5, interp)
+        pairs = [("linear", "linear"), ("cubic", "cubic"), ("lanczos", "lanczos"), ("nearest", "nearest")]
+        _, kernel = model_cells(big, xs, ys, pairs, 5.5, 5.5)
+        assert kernel == (name, name)
+
+
+def test_kernel_window_holds_whole_cells():
+    lines = np.round(np.arange(0, 1001, 7.3)).astype(np.int64)
+    lines = np.append(lines, 1000) if lines[-1] != 1000 else lines
+    i, j = _window(lines, 256)
+    assert 0 < i < j < len(lines) - 1
+    assert lines[j] - lines[i] <= 256 and lines[j] - lines[i] > 256 - 2 * 8
+    assert _window(lines[:10], 256) == (0, 9)
