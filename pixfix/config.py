@@ -43,6 +43,7 @@ RANGES = {
     ("palette", "colors"): (1, 65536),
     ("palette", "merge"): (0, None),
     ("palette", "rare"): (0, 1),
+    ("background", "tolerance"): (0, 100),
     ("output", "scale"): (1, 64),
     ("pixelate", "width"): (1, 4096),
     ("pixelate", "height"): (1, 4096),
@@ -150,6 +151,7 @@ class PaletteConfig:
 @_section("background")
 class BackgroundConfig:
     mode: str                           # keep | transparent | auto
+    tolerance: float                    # Lab distance from the backdrop colour still removed (or the merge radius)
 
 
 @_section("output")

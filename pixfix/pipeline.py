@@ -255,8 +255,9 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
     t = time.perf_counter()
     image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma,
                               lossless=grid.lossless, compressed=grid.jpeg if compressed is None else compressed)
-    # the backdrop is the palette entry that dominates the border: after the palette
-    # step, colours closer than the merge radius are one entry
-    image = remove_background(image, config.background.mode, tolerance=pal.tau, lossless=grid.lossless)
+    # the backdrop is the palette entry that dominates the border, with every cell
+    # within the tolerance (ringing and JPEG leave it uneven beside the sprite)
+    bgc = config.background
+    image = remove_background(image, bgc.mode, tolerance=max(pal.tau, bgc.tolerance), lossless=grid.lossless)
     times["palette"] = time.perf_counter() - t
     return Restored(image, grid, cells, pal, times)

@@ -11,12 +11,13 @@ Alpha is decided by majority: a cell is transparent when most samples are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from .grid.edges import linear_features
-from .grid.model import Design, cell_centres, design, solve_banded_gram
+from .grid.model import CLIP_MARGIN, Design, cell_centres, censored_lstsq, clipped, design, gram_solver
 
 
 @dataclass
@@ -101,61 +102,48 @@ def render(cells: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return cells[oy[:, None], ox[None, :]]
 
 
-#: stored values this close (8-bit units) to 0 or 255 count as clipped: a smooth
-#: kernel overshoots at strong edges and the overshoot is cut off at the ends of the
-#: range; JPEG or noise added afterwards leaves the cut plateau slightly inside them.
-#: Treating an unclipped value as a bound biases its cell by at most about this much.
-CLIP_MARGIN = 8.0
 #: most rounds of the censored fit (it stops earlier once the values settle)
 CENSOR_ROUNDS = 10
 #: the kernels are compared on a central window of at most this many pixels a side
 KERNEL_WINDOW = 256
 
 
-def _fit_separable(lin: np.ndarray, ax: Design, ay: Design) -> np.ndarray:
-    """Least-squares cells (ny, nx, C) for ``lin`` (H, W, C) under the separable
-    designs ``ax`` (columns) and ``ay`` (rows)."""
-    h, w, c = lin.shape
+def _fit_separable(xt: np.ndarray, ax: Design, ay: Design, solve_x: Callable | None = None,
+                   solve_y: Callable | None = None) -> np.ndarray:
+    """Least-squares cells (ny, nx, C) for the image ``xt`` stored column-major, as
+    (W, H, C), under the separable designs ``ax`` (columns) and ``ay`` (rows).  The
+    layout makes the large product a plain matrix product (no copy of the image).
+    ``solve_x`` / ``solve_y``: the designs' factored normal equations, when at hand."""
+    w, h, c = xt.shape
     nx, ny = ax.n, ay.n
-    t = ax.rmatmul(np.ascontiguousarray(lin.transpose(1, 0, 2)).reshape(w, h * c)).reshape(nx, h, c)  # X A_x
-    z = ay.rmatmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(h, nx * c))                   # A_y^T X A_x
-    v = solve_banded_gram(ay, z).reshape(ny, nx, c)
-    v = solve_banded_gram(ax, np.ascontiguousarray(v.transpose(1, 0, 2)).reshape(nx, ny * c))
+    solve_x = solve_x or gram_solver(ax)
+    solve_y = solve_y or gram_solver(ay)
+    t = ax.rmatmul(xt.reshape(w, h * c)).reshape(nx, h, c)                              # A_x^T X^T
+    z = ay.rmatmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(h, nx * c))       # A_y^T X A_x
+    v = solve_y(z).reshape(ny, nx, c)
+    v = solve_x(np.ascontiguousarray(v.transpose(1, 0, 2)).reshape(nx, ny * c))
     return v.reshape(nx, ny, c).transpose(1, 0, 2)
 
 
 def _predict(v: np.ndarray, ax: Design, ay: Design) -> np.ndarray:
-    """The image (H, W, C) that cells ``v`` (ny, nx, C) make under the designs."""
+    """The image, column-major (W, H, C), that cells ``v`` (ny, nx, C) make."""
     ny, nx, c = v.shape
-    t = ay.matmul(v.reshape(ny, nx * c)).reshape(-1, nx, c)                                  # (H, nx, C)
+    t = ay.matmul(v.reshape(ny, nx * c)).reshape(-1, nx, c)                              # (H, nx, C)
     h = t.shape[0]
-    out = ax.matmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c))            # (W, H*C)
-    return out.reshape(-1, h, c).transpose(1, 0, 2)
+    return ax.matmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c)).reshape(-1, h, c)
 
 
 def _censored_fit(lin: np.ndarray, hi: np.ndarray, lo: np.ndarray, ax: Design, ay: Design,
                   rounds: int) -> tuple[np.ndarray, float]:
-    """Cells (ny, nx, C) and residual sum of squares of the separable model when
-    values marked ``hi`` (``lo``) are lower (upper) bounds, not measurements.
+    """Cells (ny, nx, C) and residual sum of squares of the separable model for ``lin``
+    (H, W, C) when values marked ``hi`` (``lo``) are lower (upper) bounds (clipped),
+    not measurements."""
+    def cols(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a.transpose(1, 0, 2))
 
-    Alternates predicting the image and moving each censored value to the prediction
-    where that lies beyond it, then refitting: an EM-style solution of the censored
-    least-squares problem (each round can only lower its convex cost)."""
-    v = _fit_separable(lin, ax, ay)
-    x = lin
-    censored = bool(hi.any() or lo.any())
-    for _ in range(rounds if censored else 0):
-        pred = _predict(v, ax, ay)
-        x = np.where(hi, np.maximum(lin, pred), np.where(lo, np.minimum(lin, pred), lin))
-        v_new = _fit_separable(x, ax, ay)
-        settled = float(np.max(np.abs(v_new - v))) < 0.25
-        v = v_new
-        if settled:
-            break
-    pred = _predict(v, ax, ay)
-    if censored:
-        x = np.where(hi, np.maximum(lin, pred), np.where(lo, np.minimum(lin, pred), lin))
-    return v, float(np.sum((x - pred) ** 2))
+    sx, sy = gram_solver(ax), gram_solver(ay)
+    return censored_lstsq(cols(lin), cols(hi), cols(lo), lambda x: _fit_separable(x, ax, ay, sx, sy),
+                          lambda v: _predict(v, ax, ay), rounds)
 
 
 def _window(lines: np.ndarray, size: int) -> tuple[int, int]:
@@ -194,10 +182,11 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
     """
     d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
     lin = linear_features(rgba).astype(np.float64)
-    hi = np.zeros(lin.shape, bool)
-    hi[..., :3] = (rgba[..., :3] >= 255 - d) & (rgba[..., 3:4] == 255)  # premultiplied = stored there
-    hi[..., 3] = rgba[..., 3] >= 255 - d
-    lo = rgba <= d
+    hi, lo = clipped(rgba.astype(np.float64), d)
+    hi[..., :3] &= rgba[..., 3:4] == 255  # premultiplied = stored there
+    opaque = bool((rgba[..., 3] == 255).all())
+    if opaque:  # a constant alpha needs no fit
+        lin, hi, lo = lin[..., :3], hi[..., :3], lo[..., :3]
     xs = np.asarray(xs, np.float64)
     ys = np.asarray(ys, np.float64)
 
@@ -219,6 +208,8 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
         best = pairs[int(np.argmin(scores))]
     ax, ay = designs(xs, ys, lin.shape[1], lin.shape[0], best)
     v, _ = _censored_fit(lin, hi, lo, ax, ay, CENSOR_ROUNDS)
+    if opaque:
+        v = np.concatenate([v, np.full(v.shape[:2] + (1,), 255.0)], axis=2)
     out = np.empty_like(v)
     a = np.clip(v[..., 3], 0.0, 255.0)
     out[..., 3] = a

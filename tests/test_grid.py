@@ -184,3 +184,37 @@ def test_axis_noise_ignores_smooth_ramps():
     noisy = clean + rng.normal(0, 2.0, clean.shape)
     assert _axis_noise(noisy) == pytest.approx(4.0, rel=0.5)
     assert _axis_noise(clean) < 0.01
+
+
+@pytest.mark.parametrize("name,interp", [("linear", cv2.INTER_LINEAR), ("cubic", cv2.INTER_CUBIC),
+                                         ("lanczos", cv2.INTER_LANCZOS4)])
+@pytest.mark.parametrize("scale,quality", [(7.4, None), (9.3, 85)])
+def test_kernel_of_clipped_outline_icon(name, interp, scale, quality):
+    # black outlines on white: a sharp kernel's overshoot is clipped at 0 and 255, and
+    # the plain residual then prefers the next softer kernel; the censored tuning does not
+    icon = np.full((14, 14, 3), 255, np.uint8)
+    icon[3:11, 3:11] = 0
+    icon[4:10, 4:10] = 255
+    icon[6:8, 6:8] = 0
+    big = cv2.resize(icon, None, fx=scale, fy=scale, interpolation=interp)
+    if quality:
+        ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        big = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    g = detect_grid(np.dstack([big, np.full(big.shape[:2], 255, np.uint8)]))
+    assert g.shape == (14, 14)
+    assert (g.x.kernel, g.y.kernel) == (name, name)
+
+
+def test_censored_least_squares_ignores_values_beyond_a_bound():
+    from pixfix.grid.model import censored_lstsq
+
+    # one unknown level seen 20 times; six copies were clipped at 255 (true value 270)
+    y = np.full((20, 1), 270.0)
+    y[:6] = 255.0
+    hi = np.zeros_like(y, bool)
+    hi[:6] = True
+    fit = lambda x: x.mean(axis=0, keepdims=True)  # noqa: E731
+    pred = lambda v: np.repeat(v, 20, axis=0)  # noqa: E731
+    v_plain = fit(y)
+    v, rss = censored_lstsq(y, hi, np.zeros_like(hi), fit, pred, rounds=50, tol=1e-6)
+    assert v_plain[0, 0] < 266 and abs(v[0, 0] - 270.0) < 0.01 and rss < 1e-3

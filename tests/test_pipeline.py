@@ -115,3 +115,36 @@ def test_wash_field_recovers_a_smooth_offset(rng):
     valid = np.ones((48, 48), bool)
     field = wash_field(base + truth, valid, base[valid], tau=8.0)
     assert np.abs(field - truth).mean() < 0.35 * np.abs(truth).mean()
+
+
+def test_ringing_jpeg_icon_restores_flat_colours():
+    # a black outline icon on white, Lanczos-upscaled (its overshoot clipped at 0 and
+    # 255) and saved as JPEG: the inside must come out white, not a ringing grey, and
+    # no uneven backdrop cells may be left around the icon
+    import cv2
+
+    from pixfix.palette import to_lab
+
+    icon = np.full((14, 14, 4), 255, np.uint8)
+    icon[3:11, 3:11, :3] = 0
+    icon[4:10, 4:10, :3] = 255
+    icon[6:8, 6:8, :3] = 0
+    big = cv2.resize(icon[..., :3], None, fx=9.3, fy=9.3, interpolation=cv2.INTER_LANCZOS4)
+    ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    rgb = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    img = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    res = restore(img, compressed=True)
+    out = res.image
+    assert out.shape[:2] == (14, 14)
+    op = out[..., 3] > 0
+    white = np.linalg.norm(to_lab(out[..., :3].reshape(-1, 3).astype(float)).reshape(14, 14, 3)
+                           - to_lab(np.array([[255.0, 255, 255]]))[0], axis=-1) <= 8
+    black = (out[..., :3].astype(int).sum(-1) <= 3 * 40) & op
+    inside = np.zeros((14, 14), bool)
+    inside[4:10, 4:10] = True
+    inside[6:8, 6:8] = False
+    assert (white & op)[inside].all()           # the enclosed white survives, as white
+    assert black[3:11, 3:11][~inside[3:11, 3:11]].all()
+    ring = np.ones((14, 14), bool)
+    ring[3:11, 3:11] = False
+    assert not op[ring].any()                   # the whole backdrop went, no halo

@@ -45,7 +45,7 @@ import numpy as np
 from .edges import (curvature_profiles, edge_profiles, exact_repeats, jpeg_blockiness, linear_features,
                     noise_sigma, remove_block_pattern, to_features)
 from .fit import polish_lines, refine_lines
-from .model import axis_matrix, axis_residual_y, row_subset
+from .model import axis_matrix, axis_residual_y, censored_residual_y, clipped, row_subset
 from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
                      refine_comb, top_periods, uniform_lines)
 
@@ -208,6 +208,8 @@ DEDUPE = 0.005
 QUICK_RIVALS = 6
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
+#: the chosen grid is tuned once more on the censored residual (clipped values as bounds)
+CENSORED_POLISH = True
 
 
 def candidate_score(q: float, r: float, r_fine: float, r_coarse: float, r_stretch: float, floor: float) -> float:
@@ -242,12 +244,23 @@ class _Scorer:
         self.floor = floor
         # fits and line sets already computed (shared by copies and by a second pass)
         self.memo: dict = {} if memo is None else memo
+        # values that may have been clipped (a smooth kernel's overshoot cut off at 0 / 255)
+        self.hi, self.lo = clipped(self.y)
+        self.clips = bool(self.hi.any() or self.lo.any())
 
     def fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
         kernels = kernels or self.kernels
         key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
         if key not in self.memo:
             self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels)
+        return self.memo[key]
+
+    def censored(self, lines: np.ndarray, q: float, kernel: str) -> float:
+        """Residual of ``kernel``'s model for ``lines`` with clipped values as bounds
+        (:func:`.model.censored_residual_y`): costlier, so only for the final tuning."""
+        key = ("censored", np.asarray(lines, np.float64).tobytes(), float(q), kernel)
+        if key not in self.memo:
+            self.memo[key] = censored_residual_y(self.y, self.hi, self.lo, lines, q, kernel)
         return self.memo[key]
 
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
@@ -319,26 +332,39 @@ class _Scorer:
             c.score -= FOLLOW_PRICE
         return c
 
-    def polish(self, c: _Candidate) -> _Candidate:
+    def polish(self, c: _Candidate, censored: bool = False) -> _Candidate:
         """Maximum-likelihood tuning of the grid's size and offset: coordinate descent
-        on the residual over stretches about the centre and shifts, halving steps."""
-        n, k = self.length, (c.kernel,)
+        on the residual over stretches about the centre and shifts, halving steps.
+        ``censored``: on the residual with clipped values as bounds (the returned
+        candidate's ``r`` is then that residual), within half a cell of the start (finer
+        grids always fit better: a free walk would drift toward them)."""
+        n = self.length
         q = _mean_cell(c.lines, c.q, n)
         cells = max(n / q, 1.0)
-        best_r, s, t = c.r, 1.0, 0.0
+        kernel, best_r = c.kernel, c.r
+        if censored:  # the plain fit's kernel choice was misled by the clipping too
+            best_r, kernel = min((self.censored(c.lines, q, kn), kn) for kn in self.kernels)
+
+        def resid(lines: np.ndarray, size: float) -> float:
+            return self.censored(lines, size, kernel) if censored else self.fit(lines, size, (kernel,))[0]
+
+        s, t = 1.0, 0.0
         ds, dt = min(0.02, 0.5 / cells), q / 8
         while ds > 0.02 / cells or dt > 0.05:
             moved = False
             for s2, t2 in ((s * (1 + ds), t), (s * (1 - ds), t), (s, t + dt), (s, t - dt)):
-                r2 = self.fit(_warp(c.lines, s2, t2, n), q * s2, k)[0]
+                if censored and (abs(s2 - 1.0) * cells > 0.5 or abs(t2) > q / 2):
+                    continue  # a last tuning: the end cells move by half a cell at most
+                r2 = resid(_warp(c.lines, s2, t2, n), q * s2)
                 if r2 < best_r - 1e-9:
                     best_r, s, t, moved = r2, s2, t2, True
                     break
             if not moved:
                 ds, dt = ds / 2, dt / 2
-        if best_r < c.r:
-            c = _Candidate(q=c.q * s, ph=c.ph, z=c.z, lines=_warp(c.lines, s, t, n), r=best_r, kernel=c.kernel,
-                           follows=c.follows)
+        if s != 1.0 or t != 0.0 or censored:
+            c = _Candidate(q=c.q * s, ph=c.ph, z=c.z, lines=_warp(c.lines, s, t, n), r=best_r, kernel=kernel,
+                           follows=c.follows, r_fine=c.r_fine, r_coarse=c.r_coarse, r_stretch=c.r_stretch,
+                           score=c.score)
         return c
 
 
@@ -512,6 +538,10 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     best = _coarsest_equivalent(scorer, judged[0])
+    if CENSORED_POLISH and scorer.clips and best.kernel != "nearest":
+        # a smooth kernel's overshoot clipped at 0 / 255 (an outline on white or black,
+        # a sprite on transparency) misleads the plain residual about size and offset
+        best = scorer.polish(best, censored=True)
     return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals)
 
 

@@ -17,10 +17,12 @@ premultiplied RGB plus alpha, not CIELAB.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
-from scipy.linalg import solveh_banded
+from scipy import sparse
+from scipy.linalg import cho_solve_banded, cholesky_banded, solveh_banded
 from scipy.special import erf
 
 
@@ -99,6 +101,11 @@ def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return u
 
 
+#: products with at least this many values use the sparse matrix (whole images in the
+#: sampling step); the grid's row samples are small, and there one dense BLAS product wins
+SPARSE_FROM = 1 << 20
+
+
 @dataclass
 class Design:
     """A banded design matrix: pixel ``x`` = sum_j ``w[x, j]`` * cell ``k0[x] + j``.
@@ -124,12 +131,25 @@ class Design:
         a[np.arange(length)[:, None], self.k0[:, None] + np.arange(t)[None, :] + t] = self.w
         return a[:, t:t + self.n]
 
+    @cached_property
+    def sparse(self) -> sparse.csr_matrix:
+        """The matrix in CSR form, for products with whole images (many columns)."""
+        length, t = self.w.shape
+        cols = self.k0[:, None] + np.arange(t)[None, :]
+        ok = (cols >= 0) & (cols < self.n)
+        rows = np.broadcast_to(np.arange(length)[:, None], cols.shape)
+        return sparse.csr_matrix((self.w[ok], (rows[ok], cols[ok])), shape=(length, self.n))
+
     def rmatmul(self, y: np.ndarray) -> np.ndarray:
         """``A^T y`` for ``y`` (L, m) -> (n, m)."""
+        if y.size >= SPARSE_FROM:
+            return np.asarray(self.sparse.T @ y)
         return self.dense().T @ y
 
     def matmul(self, v: np.ndarray) -> np.ndarray:
         """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
+        if self.w.shape[0] * v.shape[1] >= SPARSE_FROM:
+            return np.asarray(self.sparse @ v)
         return self.dense() @ v
 
     def gram(self, ridge: float = 1e-7) -> np.ndarray:
@@ -176,18 +196,30 @@ def design(centres: np.ndarray, length: int, kernel: str, lines: np.ndarray | No
     return Design(k0=k0, w=w, n=n)
 
 
-def solve_banded_gram(a: Design, b: np.ndarray, ridge: float = 1e-7) -> np.ndarray:
-    """Solve ``(A^T A) v = b`` for the banded normal equations of design ``a``."""
+def gram_solver(a: Design, ridge: float = 1e-7) -> Callable[[np.ndarray], np.ndarray]:
+    """A function solving ``(A^T A) v = b`` for design ``a``, the banded Cholesky factor
+    computed once (for fits repeated on changing data); least squares on the full
+    matrix when the band is not positive definite."""
     ab = a.gram(ridge)
     try:
-        return solveh_banded(ab, b, check_finite=False)
+        factor = cholesky_banded(ab, check_finite=False)
+        return lambda b: cho_solve_banded((factor, False), b, check_finite=False)
     except (np.linalg.LinAlgError, ValueError):
         t = ab.shape[0]
         full = np.zeros((a.n, a.n))
         for d in range(t):
             full[np.arange(a.n - d), np.arange(d, a.n)] = ab[t - 1 - d, d:]
         full = full + np.triu(full, 1).T
-        return np.linalg.lstsq(full, b, rcond=None)[0]
+        return lambda b: np.linalg.lstsq(full, b, rcond=None)[0]
+
+
+def solve_banded_gram(a: Design, b: np.ndarray, ridge: float = 1e-7) -> np.ndarray:
+    """Solve ``(A^T A) v = b`` for the banded normal equations of design ``a``."""
+    ab = a.gram(ridge)
+    try:
+        return solveh_banded(ab, b, check_finite=False)
+    except (np.linalg.LinAlgError, ValueError):
+        return gram_solver(a, ridge)(b)
 
 
 def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = None) -> tuple[np.ndarray, float]:
@@ -228,3 +260,69 @@ def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
         if rss < best[0]:
             best = (rss, k)
     return best[0] / y.size, best[1]
+
+
+#: stored values this close (8-bit units) to 0 or 255 count as clipped: a smooth
+#: kernel overshoots at strong edges and the overshoot is cut off at the ends of the
+#: range; JPEG or noise added afterwards leaves the cut plateau slightly inside them.
+#: Treating an unclipped value as a bound biases its cell by at most about this much.
+CLIP_MARGIN = 8.0
+
+
+def clipped(values: np.ndarray, margin: float = CLIP_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of values (0..255 units) that may have been clipped at the top and at the
+    bottom of the range: bounds on the true value, not measurements."""
+    return values >= 255.0 - margin, values <= margin
+
+
+#: over-relaxation of the censored fit's rounds: each round's change is stretched by
+#: this factor (EM converges linearly and slowly; 1.8 needs about a third of the rounds)
+OVER_RELAX = 1.8
+
+
+def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[[np.ndarray], np.ndarray],
+                   predict: Callable[[np.ndarray], np.ndarray], rounds: int = 10,
+                   tol: float = 0.5) -> tuple[np.ndarray, float]:
+    """Least squares when values marked ``hi`` (``lo``) are lower (upper) bounds.
+
+    ``fit`` maps data to model parameters (plain least squares), ``predict`` maps them
+    back.  Alternates predicting and moving each censored value to the prediction where
+    that lies beyond it, then refitting: an EM-style solution of the (convex) censored
+    problem, over-relaxed (:data:`OVER_RELAX`); stops when a round moves no parameter
+    by ``tol``.  Returns the parameters and the residual sum of squares (a censored value
+    the model passes beyond costs nothing).
+    """
+    v = fit(y)
+    hi_i, lo_i = np.flatnonzero(hi), np.flatnonzero(lo)
+    yh, yl = y.reshape(-1)[hi_i], y.reshape(-1)[lo_i]
+
+    censored = len(hi_i) + len(lo_i) > 0
+    x = np.array(y, order="C") if censored else y  # only the censored entries ever change
+
+    def impute(pred: np.ndarray) -> np.ndarray:
+        p = pred.reshape(-1)
+        x.reshape(-1)[hi_i] = np.maximum(yh, p[hi_i])
+        x.reshape(-1)[lo_i] = np.minimum(yl, p[lo_i])
+        return x
+
+    for _ in range(rounds if censored else 0):
+        step = fit(impute(predict(v))) - v
+        v = v + OVER_RELAX * step
+        if float(np.max(np.abs(step))) < tol:
+            break
+    pred = predict(v)
+    if censored:
+        impute(pred)
+    return v, float(np.sum((x - pred) ** 2))
+
+
+def censored_residual_y(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, lines: np.ndarray, cell: float,
+                        kernel: str, rounds: int = 10) -> float:
+    """Mean squared residual per value of ``kernel``'s model for ``lines`` on the matrix
+    ``y`` (L, m) when the values marked ``hi`` / ``lo`` are clipped (see
+    :func:`censored_lstsq`)."""
+    length = y.shape[0]
+    a = design(cell_centres(lines, length, cell), length, kernel, lines)
+    solve = gram_solver(a)
+    _, rss = censored_lstsq(y, hi, lo, lambda x: solve(a.rmatmul(x)), a.matmul, rounds)
+    return rss / y.size
