@@ -34,6 +34,29 @@ def jpeg_hint(path: str | Path) -> bool | None:
     return True if Path(path).suffix.lower() in JPEG_SUFFIXES else None
 
 
+def jpeg_chroma(path: str | Path) -> tuple[int, int] | None:
+    """Chroma subsampling factors (x, y) of a colour JPEG file, e.g. (2, 2) for 4:2:0
+    and (1, 1) for none; None for any other file, a greyscale JPEG, or one whose EXIF
+    orientation turns it (the chroma blocks no longer start at the top-left pixel)."""
+    if Path(path).suffix.lower() not in JPEG_SUFFIXES:
+        return None
+    try:
+        with Image.open(path) as img:
+            layers = getattr(img, "layer", None)
+            if img.format != "JPEG" or not layers or len(layers) != 3 or img.mode != "RGB":
+                return None
+            if img.getexif().get(0x0112, 1) != 1:
+                return None
+            (_, h0, v0, _), *rest = layers
+            fx = {h0 // max(h, 1) for _, h, _, _ in rest}
+            fy = {v0 // max(v, 1) for _, _, v, _ in rest}
+    except (OSError, ValueError, SyntaxError):
+        return None
+    if len(fx) != 1 or len(fy) != 1:
+        return None
+    return int(fx.pop()), int(fy.pop())
+
+
 def read_rgba(path: str | Path, max_pixels: int = 100_000_000) -> np.ndarray:
     """Decode ``path`` to an (H, W, 4) uint8 RGBA array (EXIF orientation applied)."""
     path = Path(path)

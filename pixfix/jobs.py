@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import Config
 from .debug import grid_overlay
-from .imageio import ImageError, jpeg_hint, read_rgba, upscale_nearest, write_png, write_text
+from .imageio import ImageError, jpeg_chroma, jpeg_hint, read_rgba, upscale_nearest, write_png, write_text
 from .palette import format_gpl
 from .pipeline import restore
 
@@ -91,7 +91,8 @@ def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[n
             raise ImageError(f"{out}: output would overwrite the input file")
         check_readable(src)
         rgba = read_rgba(src, config.input.max_pixels)
-        res = restore(rgba, config, fixed_palette=fixed_palette, stop_after=stop_after, compressed=jpeg_hint(src))
+        res = restore(rgba, config, fixed_palette=fixed_palette, stop_after=stop_after, compressed=jpeg_hint(src),
+                      chroma=jpeg_chroma(src))
         g = res.grid
         rec.cell_x, rec.cell_y = round(g.x.cell, 4), round(g.y.cell, 4)
         rec.grid_h, rec.grid_w = g.shape

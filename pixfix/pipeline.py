@@ -215,11 +215,14 @@ def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0, loss
 
 
 def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Optional[np.ndarray] = None,
-            stop_after: Optional[str] = None, compressed: Optional[bool] = None) -> Restored:
+            stop_after: Optional[str] = None, compressed: Optional[bool] = None,
+            chroma: Optional[tuple[int, int]] = None) -> Restored:
     """Restore degraded pixel art (H, W, 4) uint8 to one pixel per cell.
 
     ``compressed`` says the image came from a JPEG file (None: judge by its 8-px
-    block pattern, which survives re-saving as PNG).
+    block pattern, which survives re-saving as PNG).  ``chroma``: that file's chroma
+    subsampling factors (x, y), e.g. (2, 2) for 4:2:0 (:func:`.imageio.jpeg_chroma`);
+    colours are then fitted through the codec's chroma filter.
 
     ``fixed_palette`` (K, 3) uint8 snaps colours to a given palette (the palette
     file itself is read by the caller); ``stop_after`` ``"grid"`` or ``"sample"``
@@ -239,12 +242,17 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
     t = time.perf_counter()
     sc = config.sample
     cells = sample_cells(rgba, grid.xs, grid.ys, sc.max_points, sc.inner, sc.keep)
-    if not grid.native and (grid.x.kernel != "nearest" or grid.y.kernel != "nearest"):
-        # a smooth upscale mixed every pixel with its neighbours: deconvolve, with the
+    smooth = grid.x.kernel != "nearest" or grid.y.kernel != "nearest"
+    subsampled = chroma is not None and chroma != (1, 1) and not grid.lossless
+    if not grid.native and (smooth or subsampled):
+        # a smooth upscale mixed every pixel with its neighbours, JPEG's chroma
+        # subsampling mixed the colours of neighbouring cells: deconvolve, with the
         # grid's kernels or one shared by both axes, whichever reproduces the image best
         pairs = [(grid.x.kernel, grid.y.kernel)] + [(k, k) for k in KERNELS]
-        fit, kernel = model_cells(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell)
-        if kernel != ("nearest", "nearest"):  # blocks after all: the robust samples are better
+        fit, kernel = model_cells(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell,
+                                  chroma=chroma if subsampled else None)
+        # blocks after all, at full colour resolution: the robust samples are better
+        if kernel != ("nearest", "nearest") or subsampled:
             vis = cells.rgba[..., 3] > 0
             cells.rgb = np.where(vis[..., None], fit[..., :3], 0.0).astype(np.float32)
             cells.rgba[..., :3] = np.where(vis[..., None], np.clip(np.round(fit[..., :3]), 0, 255), 0).astype(np.uint8)

@@ -15,6 +15,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
+from scipy import sparse
 
 from .grid.edges import linear_features
 from .grid.model import CLIP_MARGIN, Design, cell_centres, censored_lstsq, clipped, design, gram_solver
@@ -133,17 +134,90 @@ def _predict(v: np.ndarray, ax: Design, ay: Design) -> np.ndarray:
     return ax.matmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c)).reshape(-1, h, c)
 
 
-def _censored_fit(lin: np.ndarray, hi: np.ndarray, lo: np.ndarray, ax: Design, ay: Design,
+#: JFIF RGB -> YCbCr (offsets dropped: the fits are linear)
+_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_RGB = np.linalg.inv(_YCC)
+
+
+def chroma_filter(length: int, factor: int, start: int = 0) -> sparse.csr_matrix:
+    """(length x length) what JPEG chroma subsampling does along one axis: the mean of
+    ``factor`` neighbouring pixels (blocks counted from pixel ``-start``; the encoder
+    pads the edge by repeating it), then the decoder's "fancy" upsampling, a triangle
+    between block centres (libjpeg's 3/4 + 1/4 for factor 2).  Identity for factor 1."""
+    if factor <= 1:
+        return sparse.identity(length, format="csr")
+    x = np.arange(length)
+    block = (x + start) // factor                                   # block of each pixel
+    nb = int(block[-1]) + 1
+    down = sparse.csr_matrix((np.full(length, 1.0), (block, x)), shape=(nb, length))
+    down = sparse.diags(1.0 / np.maximum(np.asarray(down.sum(axis=1)).ravel(), 1.0)) @ down
+    # block centres in pixel coordinates; a pixel mixes its block with the nearer neighbour
+    pos = (x + start + 0.5) / factor - 0.5                          # in block units
+    k0 = np.clip(np.floor(pos).astype(np.int64), 0, nb - 1)
+    k1 = np.clip(k0 + 1, 0, nb - 1)
+    t = np.clip(pos - np.floor(pos), 0.0, 1.0)
+    t = np.where(np.floor(pos) < 0, 0.0, t)
+    up = sparse.csr_matrix((np.r_[1 - t, t], (np.r_[x, x], np.r_[k0, k1])), shape=(length, nb))
+    return (up @ down).tocsr()
+
+
+def _filtered(a: Design, f: sparse.csr_matrix) -> Design:
+    """The banded design ``F A``: cells rendered by ``a``, then filtered by ``f``."""
+    m = (f @ a.sparse).tocsr()
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    length = m.shape[0]
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(length), counts)
+    first = np.zeros(length, np.int64)
+    has = counts > 0
+    first[has] = np.minimum.reduceat(m.indices, m.indptr[:-1][has])
+    first = np.maximum.accumulate(first)
+    width = int((m.indices - first[rows]).max()) + 1 if m.nnz else 1
+    w = np.zeros((length, width))
+    w[rows, m.indices - first[rows]] = m.data
+    return Design(k0=first, w=w, n=a.n)
+
+
+class _CellModel:
+    """Separable cell model of an image stored column-major (W, H, C): cells rendered
+    by the kernels' designs; with ``chroma`` (JPEG subsampling factors x, y) the RGB
+    values are fitted as YCbCr, the chroma planes seen through :func:`chroma_filter`."""
+
+    def __init__(self, ax: Design, ay: Design, chroma: tuple[int, int] | None = None, start: tuple[int, int] = (0, 0)):
+        self.parts = [(ax, ay)]
+        if chroma is not None and chroma != (1, 1):
+            cx = _filtered(ax, chroma_filter(ax.w.shape[0], chroma[0], start[0]))
+            cy = _filtered(ay, chroma_filter(ay.w.shape[0], chroma[1], start[1]))
+            self.parts.append((cx, cy))
+        self.solvers = [(gram_solver(px), gram_solver(py)) for px, py in self.parts]
+
+    def fit(self, xt: np.ndarray) -> np.ndarray:
+        if len(self.parts) == 1:
+            return _fit_separable(xt, *self.parts[0], *self.solvers[0])
+        ycc = xt @ _YCC.T
+        luma = _fit_separable(np.ascontiguousarray(ycc[..., :1]), *self.parts[0], *self.solvers[0])
+        chroma = _fit_separable(np.ascontiguousarray(ycc[..., 1:]), *self.parts[1], *self.solvers[1])
+        return np.concatenate([luma, chroma], axis=2) @ _RGB.T
+
+    def predict(self, v: np.ndarray) -> np.ndarray:
+        if len(self.parts) == 1:
+            return _predict(v, *self.parts[0])
+        ycc = v @ _YCC.T
+        luma = _predict(np.ascontiguousarray(ycc[..., :1]), *self.parts[0])
+        chroma = _predict(np.ascontiguousarray(ycc[..., 1:]), *self.parts[1])
+        return np.concatenate([luma, chroma], axis=2) @ _RGB.T
+
+
+def _censored_fit(lin: np.ndarray, hi: np.ndarray, lo: np.ndarray, model: _CellModel,
                   rounds: int) -> tuple[np.ndarray, float]:
-    """Cells (ny, nx, C) and residual sum of squares of the separable model for ``lin``
+    """Cells (ny, nx, C) and residual sum of squares of ``model`` for ``lin``
     (H, W, C) when values marked ``hi`` (``lo``) are lower (upper) bounds (clipped),
     not measurements."""
     def cols(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a.transpose(1, 0, 2))
 
-    sx, sy = gram_solver(ax), gram_solver(ay)
-    return censored_lstsq(cols(lin), cols(hi), cols(lo), lambda x: _fit_separable(x, ax, ay, sx, sy),
-                          lambda v: _predict(v, ax, ay), rounds)
+    return censored_lstsq(cols(lin), cols(hi), cols(lo), model.fit, model.predict, rounds)
 
 
 def _window(lines: np.ndarray, size: int) -> tuple[int, int]:
@@ -165,7 +239,8 @@ def _window(lines: np.ndarray, size: int) -> tuple[int, int]:
 
 
 def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[tuple[str, str]],
-                cell_x: float, cell_y: float, clip_margin: float | None = None) -> tuple[np.ndarray, tuple[str, str]]:
+                cell_x: float, cell_y: float, clip_margin: float | None = None,
+                chroma: tuple[int, int] | None = None) -> tuple[np.ndarray, tuple[str, str]]:
     """Cell values (ny, nx, 4) float that, resampled with a kernel, best reproduce the
     image (separable least squares in premultiplied RGB + alpha), and that kernel.
 
@@ -178,7 +253,10 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
     black, a sprite next to transparency) was clipped there, and fitting the clipped
     values as exact drags the cells on both sides toward each other (and makes a
     sharp kernel look worse than a soft one).  They only bound the model from one side.
-    Returns un-premultiplied RGB and alpha, not rounded.
+    ``chroma``: the image was decoded from a JPEG whose chroma was subsampled by these
+    factors (x, y): colour then only changes at that resolution (and the decoder
+    interpolated it), so the chroma planes are fitted through that filter (an opaque
+    image only).  Returns un-premultiplied RGB and alpha, not rounded.
     """
     d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
     lin = linear_features(rgba).astype(np.float64)
@@ -190,9 +268,13 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
     xs = np.asarray(xs, np.float64)
     ys = np.asarray(ys, np.float64)
 
-    def designs(bx: np.ndarray, by: np.ndarray, w: int, h: int, pair: tuple[str, str]) -> tuple[Design, Design]:
-        return (design(cell_centres(bx, w, cell_x), w, pair[0], bx),
-                design(cell_centres(by, h, cell_y), h, pair[1], by))
+    if not opaque:
+        chroma = None
+
+    def model(bx: np.ndarray, by: np.ndarray, w: int, h: int, pair: tuple[str, str],
+              start: tuple[int, int] = (0, 0)) -> _CellModel:
+        return _CellModel(design(cell_centres(bx, w, cell_x), w, pair[0], bx),
+                          design(cell_centres(by, h, cell_y), h, pair[1], by), chroma, start)
 
     pairs = list(dict.fromkeys(kernels))
     best = pairs[0]
@@ -202,12 +284,11 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
         win = np.s_[int(sub_y[0]):int(sub_y[-1]), int(sub_x[0]):int(sub_x[-1])]
         scores = []
         for pair in pairs:
-            ax, ay = designs(sub_x - sub_x[0], sub_y - sub_y[0], int(sub_x[-1] - sub_x[0]), int(sub_y[-1] - sub_y[0]),
-                             pair)
-            scores.append(_censored_fit(lin[win], hi[win], lo[win], ax, ay, CENSOR_ROUNDS)[1])
+            m = model(sub_x - sub_x[0], sub_y - sub_y[0], int(sub_x[-1] - sub_x[0]), int(sub_y[-1] - sub_y[0]), pair,
+                      (int(sub_x[0]), int(sub_y[0])))
+            scores.append(_censored_fit(lin[win], hi[win], lo[win], m, CENSOR_ROUNDS)[1])
         best = pairs[int(np.argmin(scores))]
-    ax, ay = designs(xs, ys, lin.shape[1], lin.shape[0], best)
-    v, _ = _censored_fit(lin, hi, lo, ax, ay, CENSOR_ROUNDS)
+    v, _ = _censored_fit(lin, hi, lo, model(xs, ys, lin.shape[1], lin.shape[0], best), CENSOR_ROUNDS)
     if opaque:
         v = np.concatenate([v, np.full(v.shape[:2] + (1,), 255.0)], axis=2)
     out = np.empty_like(v)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pixfix import restore  # noqa: E402
-from pixfix.imageio import jpeg_hint, read_rgba, write_png  # noqa: E402
+from pixfix.imageio import jpeg_chroma, jpeg_hint, read_rgba, write_png  # noqa: E402
 
 
 def find_bench() -> Path:
@@ -95,7 +95,7 @@ def main() -> None:
             src = next((cases / "input").glob(c["id"] + ".*"))
             rgba = read_rgba(src)
             t0 = time.perf_counter()
-            res = restore(rgba, compressed=jpeg_hint(src))  # as the CLI does
+            res = restore(rgba, compressed=jpeg_hint(src), chroma=jpeg_chroma(src))  # as the CLI does
             dt = time.perf_counter() - t0
             write_png(out / f"{c['id']}.png", res.image)
             secs.append(dt)

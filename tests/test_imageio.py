@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixfix.imageio import ImageError, encode_png, read_rgba, write_png
+from pixfix.imageio import ImageError, encode_png, jpeg_chroma, read_rgba, write_png
 
 
 def _save(path, img, fmt=None, **kw):
@@ -98,3 +98,17 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         assert list(folder.iterdir()) == []
     finally:
         os.chmod(folder, 0o700)
+
+
+def test_jpeg_chroma_reads_the_subsampling(tmp_path):
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8))
+    for sub, want in ((0, (1, 1)), (1, (2, 1)), (2, (2, 2))):  # PIL: 4:4:4, 4:2:2, 4:2:0
+        path = _save(tmp_path / f"s{sub}.jpg", rgb, subsampling=sub, quality=90)
+        assert jpeg_chroma(path) == want
+    assert jpeg_chroma(_save(tmp_path / "g.jpg", rgb.convert("L"))) is None     # no chroma
+    assert jpeg_chroma(_save(tmp_path / "p.png", rgb)) is None                   # not a JPEG
+    exif = rgb.getexif()
+    exif[0x0112] = 6
+    assert jpeg_chroma(_save(tmp_path / "r.jpg", rgb, exif=exif)) is None       # turned on display
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    assert jpeg_chroma(tmp_path / "bad.jpg") is None

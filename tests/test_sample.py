@@ -101,3 +101,48 @@ def test_kernel_window_holds_whole_cells():
     assert 0 < i < j < len(lines) - 1
     assert lines[j] - lines[i] <= 256 and lines[j] - lines[i] > 256 - 2 * 8
     assert _window(lines[:10], 256) == (0, 9)
+
+
+def test_chroma_filter_matches_a_real_420_jpeg():
+    import io
+
+    import cv2
+    from PIL import Image
+
+    from pixfix.sample import _YCC, chroma_filter
+
+    rng = np.random.default_rng(1)
+    h, w = 40, 51  # an odd width: the encoder repeats the edge column
+    rgb = rng.integers(40, 215, (h, w, 3)).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 100, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420])
+    dec = np.asarray(Image.open(io.BytesIO(buf.tobytes())).convert("RGB")).astype(float)
+    chroma, dec_chroma = (rgb.astype(float) @ _YCC.T)[..., 1:], (dec @ _YCC.T)[..., 1:]
+    fx, fy = chroma_filter(w, 2).toarray(), chroma_filter(h, 2).toarray()
+    pred = np.einsum("yi,ijc,xj->yxc", fy, chroma, fx)
+    assert np.abs(pred - dec_chroma).mean() < 1.0                # quantisation error only
+    assert np.abs(chroma - dec_chroma).mean() > 10.0             # the filter is what happened
+    assert np.array_equal(chroma_filter(9, 1).toarray(), np.eye(9))
+
+
+def test_model_cells_recover_colours_under_subsampled_chroma(rng):
+    import io
+
+    import cv2
+    from PIL import Image
+
+    # saturated 3-px cells: JPEG keeps colour at 2-px resolution and blends neighbours
+    pal = np.array([[220, 30, 40], [30, 60, 220], [40, 200, 60], [240, 220, 40]])
+    cells = pal[rng.integers(0, 4, (14, 14))].astype(np.uint8)
+    big = np.repeat(np.repeat(cells, 3, axis=0), 3, axis=1)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(big, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    dec = np.asarray(Image.open(io.BytesIO(buf.tobytes())).convert("RGB"))
+    img = np.dstack([dec, np.full(dec.shape[:2], 255, np.uint8)])
+    lines = np.arange(15) * 3
+    plain, _ = model_cells(img, lines, lines, [("nearest", "nearest")], 3.0, 3.0)
+    fitted, _ = model_cells(img, lines, lines, [("nearest", "nearest")], 3.0, 3.0, chroma=(2, 2))
+    inner = np.s_[1:-1, 1:-1, :3]
+    err_plain = np.abs(plain[inner] - cells[inner]).mean()
+    err_fit = np.abs(fitted[inner] - cells[inner]).mean()
+    assert err_fit < 0.5 * err_plain
