@@ -110,26 +110,33 @@ KERNEL_WINDOW = 256
 
 
 def _fit_separable(xt: np.ndarray, ax: Design, ay: Design, solve_x: Callable | None = None,
-                   solve_y: Callable | None = None) -> np.ndarray:
+                   solve_y: Callable | None = None, mix: np.ndarray | None = None) -> np.ndarray:
     """Least-squares cells (ny, nx, C) for the image ``xt`` stored column-major, as
     (W, H, C), under the separable designs ``ax`` (columns) and ``ay`` (rows).  The
     layout makes the large product a plain matrix product (no copy of the image).
-    ``solve_x`` / ``solve_y``: the designs' factored normal equations, when at hand."""
+    ``solve_x`` / ``solve_y``: the designs' factored normal equations, when at hand;
+    ``mix`` (C', C): fit the channel mixes ``xt @ mix.T`` instead (mixed after the large
+    product, where the arrays are small)."""
     w, h, c = xt.shape
     nx, ny = ax.n, ay.n
     solve_x = solve_x or gram_solver(ax)
     solve_y = solve_y or gram_solver(ay)
     t = ax.rmatmul(xt.reshape(w, h * c)).reshape(nx, h, c)                              # A_x^T X^T
+    if mix is not None:
+        t, c = t @ mix.T, mix.shape[0]
     z = ay.rmatmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(h, nx * c))       # A_y^T X A_x
     v = solve_y(z).reshape(ny, nx, c)
     v = solve_x(np.ascontiguousarray(v.transpose(1, 0, 2)).reshape(nx, ny * c))
     return v.reshape(nx, ny, c).transpose(1, 0, 2)
 
 
-def _predict(v: np.ndarray, ax: Design, ay: Design) -> np.ndarray:
-    """The image, column-major (W, H, C), that cells ``v`` (ny, nx, C) make."""
+def _predict(v: np.ndarray, ax: Design, ay: Design, mix: np.ndarray | None = None) -> np.ndarray:
+    """The image, column-major (W, H, C), that cells ``v`` (ny, nx, C) make; ``mix``
+    (C', C): the channel mixes ``image @ mix.T`` (mixed while the arrays are small)."""
     ny, nx, c = v.shape
     t = ay.matmul(v.reshape(ny, nx * c)).reshape(-1, nx, c)                              # (H, nx, C)
+    if mix is not None:
+        t, c = t @ mix.T, mix.shape[0]
     h = t.shape[0]
     return ax.matmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c)).reshape(-1, h, c)
 
@@ -195,18 +202,17 @@ class _CellModel:
     def fit(self, xt: np.ndarray) -> np.ndarray:
         if len(self.parts) == 1:
             return _fit_separable(xt, *self.parts[0], *self.solvers[0])
-        ycc = xt @ _YCC.T
-        luma = _fit_separable(np.ascontiguousarray(ycc[..., :1]), *self.parts[0], *self.solvers[0])
-        chroma = _fit_separable(np.ascontiguousarray(ycc[..., 1:]), *self.parts[1], *self.solvers[1])
+        luma = _fit_separable(xt, *self.parts[0], *self.solvers[0], mix=_YCC[:1])
+        chroma = _fit_separable(xt, *self.parts[1], *self.solvers[1], mix=_YCC[1:])
         return np.concatenate([luma, chroma], axis=2) @ _RGB.T
 
     def predict(self, v: np.ndarray) -> np.ndarray:
         if len(self.parts) == 1:
             return _predict(v, *self.parts[0])
         ycc = v @ _YCC.T
-        luma = _predict(np.ascontiguousarray(ycc[..., :1]), *self.parts[0])
-        chroma = _predict(np.ascontiguousarray(ycc[..., 1:]), *self.parts[1])
-        return np.concatenate([luma, chroma], axis=2) @ _RGB.T
+        out = _predict(np.ascontiguousarray(ycc[..., :1]), *self.parts[0], mix=_RGB[:, :1])
+        out += _predict(np.ascontiguousarray(ycc[..., 1:]), *self.parts[1], mix=_RGB[:, 1:])
+        return out
 
 
 def _censored_fit(lin: np.ndarray, hi: np.ndarray, lo: np.ndarray, model: _CellModel,
