@@ -91,8 +91,9 @@ def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[n
             raise ImageError(f"{out}: output would overwrite the input file")
         check_readable(src)
         rgba = read_rgba(src, config.input.max_pixels)
+        chroma = jpeg_chroma(src)
         res = restore(rgba, config, fixed_palette=fixed_palette, stop_after=stop_after, compressed=jpeg_hint(src),
-                      chroma=jpeg_chroma(src))
+                      chroma=chroma)
         g = res.grid
         rec.cell_x, rec.cell_y = round(g.x.cell, 4), round(g.y.cell, 4)
         rec.grid_h, rec.grid_w = g.shape
@@ -116,6 +117,8 @@ def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[n
                 "cell_x": g.x.cell, "cell_y": g.y.cell, "phase_x": g.x.phase, "phase_y": g.y.phase,
                 "grid_size": [g.shape[1], g.shape[0]], "lines_x": g.xs.tolist(), "lines_y": g.ys.tolist(),
                 "refined": [g.x.refined, g.y.refined], "kernel": [g.x.kernel, g.y.kernel],
+                "deconvolved": None if res.cells is None or res.cells.kernel is None else list(res.cells.kernel),
+                "jpeg_chroma": None if chroma is None else list(chroma),
                 "noise_sigma": g.sigma, "confidence": res.confidence,
                 "candidates_x": g.x.candidates, "candidates_y": g.y.candidates,
                 "colors_before": res.colors_before, "colors_after": res.colors_after,

@@ -40,7 +40,20 @@ def test_restore_debug_and_scale(sprite_png, tmp_path):
     info = json.loads((out.parent / "r.json").read_text())
     assert info["grid_size"] == [12, 12] and abs(info["cell_x"] - 6) < 0.1
     assert len(info["lines_x"]) == 13 and info["colors_after"] == 4
+    assert info["jpeg_chroma"] is None and info["deconvolved"] is None  # a clean PNG: sampled
     assert read_rgba(out.parent / "r@4x.png").shape == (48, 48, 4)
+
+
+def test_restore_jpeg_reports_its_chroma_model(tmp_path):
+    path = tmp_path / "face.jpg"
+    Image.fromarray(upscale(smiley(), 6)[..., :3]).save(path, quality=90, subsampling=2)  # 4:2:0
+    out = tmp_path / "j.png"
+    r = runner.invoke(app, ["restore", str(path), "-o", str(out), "--debug", "--quiet"])
+    assert r.exit_code == 0, r.output
+    info = json.loads((tmp_path / "j.json").read_text())
+    assert info["grid_size"] == [12, 12]
+    assert info["jpeg_chroma"] == [2, 2] and len(info["deconvolved"]) == 2
+    assert read_rgba(out).shape[:2] == (12, 12)
 
 
 def test_stop_after_grid_writes_only_debug(sprite_png, tmp_path):
