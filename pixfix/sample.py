@@ -215,15 +215,12 @@ class _CellModel:
         return out
 
 
-def _censored_fit(lin: np.ndarray, hi: np.ndarray, lo: np.ndarray, model: _CellModel,
+def _censored_fit(xt: np.ndarray, hi: np.ndarray, lo: np.ndarray, model: _CellModel,
                   rounds: int) -> tuple[np.ndarray, float]:
-    """Cells (ny, nx, C) and residual sum of squares of ``model`` for ``lin``
-    (H, W, C) when values marked ``hi`` (``lo``) are lower (upper) bounds (clipped),
-    not measurements."""
-    def cols(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a.transpose(1, 0, 2))
-
-    return censored_lstsq(cols(lin), cols(hi), cols(lo), model.fit, model.predict, rounds)
+    """Cells (ny, nx, C) and residual sum of squares of ``model`` for the image ``xt``
+    stored column-major (W, H, C), when values marked ``hi`` (``lo``) are lower (upper)
+    bounds (clipped), not measurements."""
+    return censored_lstsq(np.ascontiguousarray(xt), hi, lo, model.fit, model.predict, rounds)
 
 
 def _window(lines: np.ndarray, size: int) -> tuple[int, int]:
@@ -265,12 +262,13 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
     image only).  Returns un-premultiplied RGB and alpha, not rounded.
     """
     d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
-    lin = linear_features(rgba).astype(np.float64)
-    hi, lo = clipped(rgba.astype(np.float64), d)
-    hi[..., :3] &= rgba[..., 3:4] == 255  # premultiplied = stored there
-    opaque = bool((rgba[..., 3] == 255).all())
-    if opaque:  # a constant alpha needs no fit
-        lin, hi, lo = lin[..., :3], hi[..., :3], lo[..., :3]
+    cm = np.ascontiguousarray(rgba.transpose(1, 0, 2))  # column-major (W, H, 4), as the fits want it
+    opaque = bool((cm[..., 3] == 255).all())
+    nc = 3 if opaque else 4                             # a constant alpha needs no fit
+    hi, lo = clipped(cm[..., :nc], d)
+    hi[..., :3] &= cm[..., 3:4] == 255                  # premultiplied = stored there
+    xt = linear_features(cm)[..., :nc].astype(np.float64)
+    del cm
     xs = np.asarray(xs, np.float64)
     ys = np.asarray(ys, np.float64)
 
@@ -287,14 +285,15 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
     if len(pairs) > 1:
         (i0, i1), (j0, j1) = _window(xs, KERNEL_WINDOW), _window(ys, KERNEL_WINDOW)
         sub_x, sub_y = xs[i0:i1 + 1], ys[j0:j1 + 1]
-        win = np.s_[int(sub_y[0]):int(sub_y[-1]), int(sub_x[0]):int(sub_x[-1])]
+        win = np.s_[int(sub_x[0]):int(sub_x[-1]), int(sub_y[0]):int(sub_y[-1])]
+        xw, hw, lw = np.ascontiguousarray(xt[win]), hi[win], lo[win]
         scores = []
         for pair in pairs:
             m = model(sub_x - sub_x[0], sub_y - sub_y[0], int(sub_x[-1] - sub_x[0]), int(sub_y[-1] - sub_y[0]), pair,
                       (int(sub_x[0]), int(sub_y[0])))
-            scores.append(_censored_fit(lin[win], hi[win], lo[win], m, CENSOR_ROUNDS)[1])
+            scores.append(_censored_fit(xw, hw, lw, m, CENSOR_ROUNDS)[1])
         best = pairs[int(np.argmin(scores))]
-    v, _ = _censored_fit(lin, hi, lo, model(xs, ys, lin.shape[1], lin.shape[0], best), CENSOR_ROUNDS)
+    v, _ = _censored_fit(xt, hi, lo, model(xs, ys, xt.shape[0], xt.shape[1], best), CENSOR_ROUNDS)
     if opaque:
         v = np.concatenate([v, np.full(v.shape[:2] + (1,), 255.0)], axis=2)
     out = np.empty_like(v)
