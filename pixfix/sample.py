@@ -176,10 +176,10 @@ def _filtered(a: Design, f: sparse.csr_matrix) -> Design:
     length = m.shape[0]
     counts = np.diff(m.indptr)
     rows = np.repeat(np.arange(length), counts)
-    first = np.zeros(length, np.int64)
+    first = np.full(length, a.n - 1, np.int64)
     has = counts > 0
     first[has] = np.minimum.reduceat(m.indices, m.indptr[:-1][has])
-    first = np.maximum.accumulate(first)
+    first = np.minimum.accumulate(first[::-1])[::-1]  # non-decreasing, and no entry left of it
     width = int((m.indices - first[rows]).max()) + 1 if m.nnz else 1
     w = np.zeros((length, width))
     w[rows, m.indices - first[rows]] = m.data

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from pixfix.sample import _window, inner_indices, model_cells, render, sample_cells
 
@@ -146,3 +147,18 @@ def test_model_cells_recover_colours_under_subsampled_chroma(rng):
     err_plain = np.abs(plain[inner] - cells[inner]).mean()
     err_fit = np.abs(fitted[inner] - cells[inner]).mean()
     assert err_fit < 0.5 * err_plain
+
+
+@pytest.mark.parametrize("kernel", ["nearest", "linear", "cubic", "lanczos"])
+def test_filtered_design_is_the_filter_times_the_design(kernel):
+    from pixfix.grid.model import cell_centres, design
+    from pixfix.sample import _filtered, chroma_filter
+
+    for length, q in ((50, 3.3), (101, 2.2), (64, 7.0)):
+        lines = np.concatenate([[0.0], np.arange(1.3, length, q), [float(length)]])
+        a = design(cell_centres(lines, length, q), length, kernel, lines)
+        for start in (0, 1):
+            f = chroma_filter(length, 2, start)
+            d = _filtered(a, f)
+            assert np.allclose(d.dense(), f.toarray() @ a.dense(), atol=1e-12)
+            assert np.all(np.diff(d.k0) >= 0)  # the banded form's invariant
