@@ -18,7 +18,7 @@ from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
 from .grid.model import KERNELS
 from .grid.period import phase as comb_phase
 from .palette import Palette, leader_clusters, reduce_palette, to_lab, weighted_means
-from .sample import Cells, model_cells, sample_cells
+from .sample import Cells, choose_kernel, model_cells, sample_cells
 
 STAGES = ("grid", "sample", "palette")
 
@@ -249,10 +249,11 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
         # subsampling mixed the colours of neighbouring cells: deconvolve, with the
         # grid's kernels or one shared by both axes, whichever reproduces the image best
         pairs = [(grid.x.kernel, grid.y.kernel)] + [(k, k) for k in KERNELS]
-        fit, kernel = model_cells(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell,
-                                  chroma=chroma if subsampled else None)
+        sub = chroma if subsampled else None
+        kernel = choose_kernel(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell, chroma=sub)
         # blocks after all, at full colour resolution: the robust samples are better
         if kernel != ("nearest", "nearest") or subsampled:
+            fit, _ = model_cells(rgba, grid.xs, grid.ys, [kernel], grid.x.cell, grid.y.cell, chroma=sub)
             vis = cells.rgba[..., 3] > 0
             cells.rgb = np.where(vis[..., None], fit[..., :3], 0.0).astype(np.float32)
             cells.rgba[..., :3] = np.where(vis[..., None], np.clip(np.round(fit[..., :3]), 0, 255), 0).astype(np.uint8)

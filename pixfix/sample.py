@@ -241,6 +241,47 @@ def _window(lines: np.ndarray, size: int) -> tuple[int, int]:
             return i, j
 
 
+def _prepare(rgba: np.ndarray, margin: float, opaque: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image column-major (W, H, C) in premultiplied linear features (alpha left out
+    when the whole image is ``opaque``: a constant needs no fit) and the masks of values
+    that may have been clipped at the top and the bottom of the range."""
+    cm = np.ascontiguousarray(rgba.transpose(1, 0, 2))
+    nc = 3 if opaque else 4
+    hi, lo = clipped(cm[..., :nc], margin)
+    hi[..., :3] &= cm[..., 3:4] == 255                  # premultiplied = stored there
+    return linear_features(cm)[..., :nc].astype(np.float64), hi, lo
+
+
+def _cell_model(xs: np.ndarray, ys: np.ndarray, w: int, h: int, pair: tuple[str, str], cell_x: float,
+                cell_y: float, chroma: tuple[int, int] | None, start: tuple[int, int] = (0, 0)) -> _CellModel:
+    """The separable model of cells bounded by ``xs`` x ``ys`` on a (w, h) image whose first
+    pixel is ``start`` in the original (for the JPEG chroma blocks)."""
+    return _CellModel(design(cell_centres(xs, w, cell_x), w, pair[0], xs),
+                      design(cell_centres(ys, h, cell_y), h, pair[1], ys), chroma, start)
+
+
+def choose_kernel(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[tuple[str, str]],
+                  cell_x: float, cell_y: float, clip_margin: float | None = None,
+                  chroma: tuple[int, int] | None = None) -> tuple[str, str]:
+    """The ``(x, y)`` kernel pair of ``kernels`` whose censored cell model (see
+    :func:`model_cells`) reproduces a central window of whole cells (at most
+    :data:`KERNEL_WINDOW` pixels a side) best."""
+    pairs = list(dict.fromkeys(kernels))
+    if len(pairs) == 1:
+        return pairs[0]
+    d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
+    opaque = bool((rgba[..., 3] == 255).all())
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    (i0, i1), (j0, j1) = _window(xs, KERNEL_WINDOW), _window(ys, KERNEL_WINDOW)
+    sub_x, sub_y = xs[i0:i1 + 1], ys[j0:j1 + 1]
+    x0, x1, y0, y1 = int(sub_x[0]), int(sub_x[-1]), int(sub_y[0]), int(sub_y[-1])
+    xt, hi, lo = _prepare(rgba[y0:y1, x0:x1], d, opaque)
+    scores = [_censored_fit(xt, hi, lo, _cell_model(sub_x - x0, sub_y - y0, x1 - x0, y1 - y0, pair, cell_x, cell_y,
+                                                    chroma if opaque else None, (x0, y0)), CENSOR_ROUNDS)[1]
+              for pair in pairs]
+    return pairs[int(np.argmin(scores))]
+
+
 def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[tuple[str, str]],
                 cell_x: float, cell_y: float, clip_margin: float | None = None,
                 chroma: tuple[int, int] | None = None) -> tuple[np.ndarray, tuple[str, str]]:
@@ -249,51 +290,25 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
 
     A smooth upscale mixes every pixel with the neighbouring cells, so no pixel of a
     small cell shows its true colour; the fit undoes that mixing (a deconvolution).
-    Each ``(x, y)`` pair in ``kernels`` is fitted on a central window and the one that
-    reproduces it best is used: the grid chose its kernels on a sample of rows and
-    without censoring.  Values stored within ``clip_margin`` of 0 or 255 are censored,
-    not measured: a smooth kernel's overshoot beside a strong edge (white next to
-    black, a sprite next to transparency) was clipped there, and fitting the clipped
-    values as exact drags the cells on both sides toward each other (and makes a
-    sharp kernel look worse than a soft one).  They only bound the model from one side.
-    ``chroma``: the image was decoded from a JPEG whose chroma was subsampled by these
-    factors (x, y): colour then only changes at that resolution (and the decoder
-    interpolated it), so the chroma planes are fitted through that filter (an opaque
-    image only).  Returns un-premultiplied RGB and alpha, not rounded.
+    With several ``(x, y)`` pairs in ``kernels`` the one :func:`choose_kernel` picks is
+    used: the grid chose its kernels on a sample of rows and without censoring.  Values
+    stored within ``clip_margin`` of 0 or 255 are censored, not measured: a smooth
+    kernel's overshoot beside a strong edge (white next to black, a sprite next to
+    transparency) was clipped there, and fitting the clipped values as exact drags the
+    cells on both sides toward each other (and makes a sharp kernel look worse than a
+    soft one).  They only bound the model from one side.  ``chroma``: the image was
+    decoded from a JPEG whose chroma was subsampled by these factors (x, y): colour then
+    only changes at that resolution (and the decoder interpolated it), so the chroma
+    planes are fitted through that filter (an opaque image only).  Returns
+    un-premultiplied RGB and alpha, not rounded.
     """
+    best = choose_kernel(rgba, xs, ys, kernels, cell_x, cell_y, clip_margin, chroma)
     d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
-    cm = np.ascontiguousarray(rgba.transpose(1, 0, 2))  # column-major (W, H, 4), as the fits want it
-    opaque = bool((cm[..., 3] == 255).all())
-    nc = 3 if opaque else 4                             # a constant alpha needs no fit
-    hi, lo = clipped(cm[..., :nc], d)
-    hi[..., :3] &= cm[..., 3:4] == 255                  # premultiplied = stored there
-    xt = linear_features(cm)[..., :nc].astype(np.float64)
-    del cm
-    xs = np.asarray(xs, np.float64)
-    ys = np.asarray(ys, np.float64)
-
-    if not opaque:
-        chroma = None
-
-    def model(bx: np.ndarray, by: np.ndarray, w: int, h: int, pair: tuple[str, str],
-              start: tuple[int, int] = (0, 0)) -> _CellModel:
-        return _CellModel(design(cell_centres(bx, w, cell_x), w, pair[0], bx),
-                          design(cell_centres(by, h, cell_y), h, pair[1], by), chroma, start)
-
-    pairs = list(dict.fromkeys(kernels))
-    best = pairs[0]
-    if len(pairs) > 1:
-        (i0, i1), (j0, j1) = _window(xs, KERNEL_WINDOW), _window(ys, KERNEL_WINDOW)
-        sub_x, sub_y = xs[i0:i1 + 1], ys[j0:j1 + 1]
-        win = np.s_[int(sub_x[0]):int(sub_x[-1]), int(sub_y[0]):int(sub_y[-1])]
-        xw, hw, lw = np.ascontiguousarray(xt[win]), hi[win], lo[win]
-        scores = []
-        for pair in pairs:
-            m = model(sub_x - sub_x[0], sub_y - sub_y[0], int(sub_x[-1] - sub_x[0]), int(sub_y[-1] - sub_y[0]), pair,
-                      (int(sub_x[0]), int(sub_y[0])))
-            scores.append(_censored_fit(xw, hw, lw, m, CENSOR_ROUNDS)[1])
-        best = pairs[int(np.argmin(scores))]
-    v, _ = _censored_fit(xt, hi, lo, model(xs, ys, xt.shape[0], xt.shape[1], best), CENSOR_ROUNDS)
+    opaque = bool((rgba[..., 3] == 255).all())
+    xt, hi, lo = _prepare(rgba, d, opaque)
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    model = _cell_model(xs, ys, xt.shape[0], xt.shape[1], best, cell_x, cell_y, chroma if opaque else None)
+    v, _ = _censored_fit(xt, hi, lo, model, CENSOR_ROUNDS)
     if opaque:
         v = np.concatenate([v, np.full(v.shape[:2] + (1,), 255.0)], axis=2)
     out = np.empty_like(v)
