@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import cho_solve_banded, cholesky_banded, solveh_banded
+from scipy.linalg import cho_solve_banded, cholesky_banded, lapack
 from scipy.special import erf
 
 
@@ -104,6 +104,9 @@ def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
 #: products with at least this many values use the sparse matrix (whole images in the
 #: sampling step); the grid's row samples are small, and there one dense BLAS product wins
 SPARSE_FROM = 1 << 20
+#: pixels per dense block of a banded product: each block touches only the cells under
+#: it, so products cost about pixels x (BLOCK / cell + taps) x columns, not pixels x cells
+BLOCK = 32
 
 
 @dataclass
@@ -124,8 +127,7 @@ class Design:
         return starts, self.k0[starts]
 
     def dense(self) -> np.ndarray:
-        """The matrix itself (L, n): at these sizes one BLAS product beats any
-        sparse format."""
+        """The matrix itself (L, n)."""
         length, t = self.w.shape
         a = np.zeros((length, self.n + 2 * t))
         a[np.arange(length)[:, None], self.k0[:, None] + np.arange(t)[None, :] + t] = self.w
@@ -140,20 +142,57 @@ class Design:
         rows = np.broadcast_to(np.arange(length)[:, None], cols.shape)
         return sparse.csr_matrix((self.w[ok], (rows[ok], cols[ok])), shape=(length, self.n))
 
+    @cached_property
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The band cut into runs of :data:`BLOCK` pixels, each a small dense matrix on the
+        cells it touches: ``(first, W, lo, span)`` with ``W[b]`` (BLOCK, cells) starting
+        at cell ``first[b]``; ``lo`` / ``span``: the range of cell indices touched (may
+        reach outside 0..n-1, where the weights are zero).  The trailing pixels form a
+        last, shorter block."""
+        length, t = self.w.shape
+        starts = np.arange(0, length, BLOCK)
+        ends = np.minimum(starts + BLOCK, length)
+        first = self.k0[starts]
+        cells = int((self.k0[ends - 1] - first).max()) + t
+        rows = np.arange(length)
+        blk = rows // BLOCK
+        wb = np.zeros((len(starts) * BLOCK, cells))  # padded to whole blocks
+        wb[rows[:, None], (self.k0 - first[blk])[:, None] + np.arange(t)] = self.w
+        lo = min(int(first.min()), 0)
+        span = max(int(first.max()) + cells, self.n) - lo
+        return first - lo, wb.reshape(len(starts), BLOCK, cells), lo, span
+
     def rmatmul(self, y: np.ndarray) -> np.ndarray:
         """``A^T y`` for ``y`` (L, m) -> (n, m)."""
         if y.size >= SPARSE_FROM:
             return np.asarray(self.sparse.T @ y)
-        return self.dense().T @ y
+        first, wb, lo, span = self._blocks
+        length, m = y.shape
+        cells = wb.shape[2]
+        full = (length // BLOCK) * BLOCK
+        out = np.zeros((span, m))
+        if full:
+            res = np.matmul(wb[:full // BLOCK].transpose(0, 2, 1), y[:full].reshape(-1, BLOCK, m))
+            for b in range(full // BLOCK):  # blocks overlap in the cells at their ends
+                out[first[b]:first[b] + cells] += res[b]
+        if full < length:
+            out[first[-1]:first[-1] + cells] += wb[-1, :length - full].T @ y[full:]
+        return out[-lo:-lo + self.n]
 
     def matmul(self, v: np.ndarray) -> np.ndarray:
         """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
-        if self.w.shape[0] * v.shape[1] >= SPARSE_FROM:
+        length = self.w.shape[0]
+        if length * v.shape[1] >= SPARSE_FROM:
             return np.asarray(self.sparse @ v)
-        return self.dense() @ v
+        first, wb, lo, span = self._blocks
+        cells = wb.shape[2]
+        vp = np.zeros((span, v.shape[1]))
+        vp[-lo:-lo + self.n] = v
+        out = np.matmul(wb, vp[first[:, None] + np.arange(cells)])  # (blocks, BLOCK, m)
+        return out.reshape(-1, v.shape[1])[:length]
 
     def gram(self, ridge: float = 1e-7) -> np.ndarray:
-        """``A^T A`` in the upper banded form of ``scipy.linalg.solveh_banded``."""
+        """``A^T A`` in LAPACK's upper banded form (as ``scipy.linalg.cholesky_banded`` takes it)."""
         t = self.w.shape[1]
         starts, first = self._segments()
         jj, dd = np.nonzero(np.add.outer(np.arange(t), np.arange(t)) < t)  # upper band: (j, j + d)
@@ -213,33 +252,32 @@ def gram_solver(a: Design, ridge: float = 1e-7) -> Callable[[np.ndarray], np.nda
         return lambda b: np.linalg.lstsq(full, b, rcond=None)[0]
 
 
-def solve_banded_gram(a: Design, b: np.ndarray, ridge: float = 1e-7) -> np.ndarray:
-    """Solve ``(A^T A) v = b`` for the banded normal equations of design ``a``."""
-    ab = a.gram(ridge)
-    try:
-        return solveh_banded(ab, b, check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
-        return gram_solver(a, ridge)(b)
-
-
-def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = None) -> tuple[np.ndarray, float]:
+def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = None,
+              values: bool = True) -> tuple[np.ndarray | None, float]:
     """Least-squares cell values for data ``y`` (length, m) and design ``a``.
 
-    Returns ``(v, rss)``: values (n_cells, m) and the residual sum of squares
-    (``yy``: the precomputed sum of squares of ``y``).
+    Returns ``(v, rss)``: values (n_cells, m), ``None`` unless ``values``, and the
+    residual sum of squares (``yy``: the precomputed sum of squares of ``y``).  With
+    ``A^T A = U^T U`` the explained sum of squares is ``|U^-T A^T y|^2``: one triangular
+    solve when only the residual is wanted.
     """
+    yy = float(np.einsum("ij,ij->", y, y)) if yy is None else yy
     if a.w.shape[1] == 1:  # a box per cell: the least-squares value is the cell mean
         starts = np.flatnonzero(np.r_[True, a.k0[1:] != a.k0[:-1]])
         sums = np.add.reduceat(y, starts, axis=0)
         counts = np.diff(np.r_[starts, len(y)]).astype(np.float64)
         v = np.zeros((a.n, y.shape[1]))
         v[a.k0[starts]] = sums / counts[:, None]
-        rss = (float(np.einsum("ij,ij->", y, y)) if yy is None else yy) - float(np.einsum("ij,ij->", sums, sums / counts[:, None]))
-        return v, max(rss, 0.0)
+        return v, max(yy - float(np.einsum("ij,ij->", sums, sums / counts[:, None])), 0.0)
     b = a.rmatmul(y)
-    v = solve_banded_gram(a, b, ridge)
-    rss = (float(np.einsum("ij,ij->", y, y)) if yy is None else yy) - float(np.einsum("ij,ij->", b, v))
-    return v, max(rss, 0.0)
+    try:
+        u = cholesky_banded(a.gram(ridge), check_finite=False)
+    except (np.linalg.LinAlgError, ValueError):
+        v = gram_solver(a, ridge)(b)
+        return v, max(yy - float(np.einsum("ij,ij->", b, v)), 0.0)
+    z, _ = lapack.dtbtrs(u, b, uplo="U", trans="T")
+    v = lapack.dtbtrs(u, z, uplo="U", trans="N")[0] if values else None
+    return v, max(yy - float(np.einsum("ij,ij->", z, z)), 0.0)
 
 
 def axis_matrix(data: np.ndarray) -> np.ndarray:
@@ -256,7 +294,7 @@ def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
     centres = cell_centres(lines, length, cell)
     best = (np.inf, "nearest")
     for k in kernels:
-        _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy)
+        _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
         if rss < best[0]:
             best = (rss, k)
     return best[0] / y.size, best[1]
