@@ -218,3 +218,41 @@ def test_censored_least_squares_ignores_values_beyond_a_bound():
     v_plain = fit(y)
     v, rss = censored_lstsq(y, hi, np.zeros_like(hi), fit, pred, rounds=50, tol=1e-6)
     assert v_plain[0, 0] < 266 and abs(v[0, 0] - 270.0) < 0.01 and rss < 1e-3
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_non_square_cells_survive_the_square_prior(seed):
+    # a smooth, noisy upscale to 5 x 9 px cells: clear evidence on both axes outweighs
+    # the prior for square cells (a prior worth any evidence would make these 5 x 5)
+    rng = np.random.default_rng(seed)
+    sprite = random_sprite(rng, 18, 16, 6)
+    big = cv2.resize(sprite, (16 * 5, 18 * 9), interpolation=cv2.INTER_CUBIC).astype(np.float64)
+    big[..., :3] += rng.normal(0, 3, big[..., :3].shape)
+    g = detect_grid(np.clip(big, 0, 255).astype(np.uint8))
+    assert abs(g.x.cell - 5) < 0.15 and abs(g.y.cell - 9) < 0.25
+
+
+def _axis(cell: float, score: float):
+    from pixfix.grid import AxisFit
+    n = 60
+    return AxisFit(lines=np.arange(0, n * cell + 1e-9, cell), cell=cell, phase=0.0, refined=False, cost=0.0,
+                   margin=0.5, score=score)
+
+
+@pytest.mark.parametrize("alt_x,alt_y,expect", [
+    (9.0, 1.0, "y"),     # y lacks 1.0 of its evidence at x's size, x lacks 9: y takes x's size
+    (1.0, 9.5, "x"),     # the other way round
+    (0.5, 1.0, "x"),     # both could: the axis that lacks less changes
+    (7.0, 8.0, "none"),  # both lack more than the prior: the axes stay different
+])
+def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, expect):
+    from pixfix.grid import SQUARE_PRIOR, _square_prior
+    assert SQUARE_PRIOR > 1.0
+    fx, fy = _axis(6.0, 10.0), _axis(3.0, 3.0)   # y found half of x's cell size
+
+    def refit(axis, size):  # the best grid of that axis near ``size``, with its score
+        return _axis(size, (10.0 - alt_x) if axis == 1 else (3.0 - alt_y))
+    gx, gy = _square_prior(fx, fy, refit)
+    got = "x" if gx.cell == 3.0 else "y" if gy.cell == 6.0 else "none"
+    assert got == expect
+    assert gx.cell == gy.cell or expect == "none"

@@ -32,7 +32,12 @@ to the other as a candidate, so square cells are a prior, not a rule):
    all of its variation more clearly than 1 px cells do;
 5. per-line refinement (:mod:`.fit`) for drifting (AI) grids: lines placed on
    the edge profile by dynamic programming, then moved to the box model's
-   optimum; they must beat the uniform comb clearly to be kept.
+   optimum; they must beat the uniform comb clearly to be kept;
+6. the square prior: when the axes disagree, the axis whose evidence for its own
+   size over the other axis's size is weaker than the prior odds of square cells
+   takes the other's size (:func:`_square_prior`).  A harmonic on one axis (2x,
+   2/3x of the cells) often scores only a little better than the true size
+   there, while the other axis has it clearly.
 """
 from __future__ import annotations
 
@@ -67,6 +72,7 @@ class AxisFit:
     proposals: list[tuple[float, float]] = field(default_factory=list)   # (cell, comb z) proposed
     raw: list = field(default_factory=list)  # per-candidate diagnostics (cell, residuals, score)
     exact: bool = False        # blocks reproduce the image exactly (a clean nearest-neighbour upscale)
+    score: float = float("-inf")  # evidence for the chosen grid (:func:`candidate_score`)
 
     @property
     def n_cells(self) -> int:
@@ -206,6 +212,14 @@ MAX_CANDIDATES = 1000
 DEDUPE = 0.005
 #: strongest other combs judged (as boxes) for the margin of an exact fit
 QUICK_RIVALS = 6
+#: cell sizes of the two axes within this (log ratio) count as square: a resize to a
+#: rounded pixel size leaves up to a few per cent between them
+ASPECT_TOL = 0.05
+#: evidence (score units, :func:`candidate_score`) the square hypothesis may lack on one
+#: axis and still be chosen: the prior odds of square cells
+SQUARE_PRIOR = 1.5
+#: rank bonus that makes a fit choose the preferred size when any candidate is near it
+PREFER_BONUS = 1e3
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
 #: the chosen grid is tuned once more on the censored residual (clipped values as bounds)
@@ -230,7 +244,7 @@ class _Scorer:
     """Residuals of candidate grids along one axis, uniform or edge-following."""
 
     def __init__(self, data: np.ndarray, profile: np.ndarray, kernels: tuple[str, ...], refine: bool,
-                 min_partial: float, floor: float, memo: dict | None = None):
+                 min_partial: float, floor: float, memo: dict | None = None, prefer: float | None = None):
         self.y = axis_matrix(data)
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
         # cumulative sums along the axis, for the segmentation of drifting grids
@@ -242,6 +256,8 @@ class _Scorer:
         self.refine = refine
         self.min_partial = min_partial
         self.floor = floor
+        # a cell size to choose whenever a candidate near it exists (see :func:`_square_prior`)
+        self.prefer = prefer
         # fits and line sets already computed (shared by copies and by a second pass)
         self.memo: dict = {} if memo is None else memo
         # values that may have been clipped (a smooth kernel's overshoot cut off at 0 / 255)
@@ -331,6 +347,16 @@ class _Scorer:
         if c.follows:
             c.score -= FOLLOW_PRICE
         return c
+
+    def bonus(self, c: _Candidate) -> float:
+        """Rank bonus of a candidate near the preferred size (0 without one)."""
+        if self.prefer is None:
+            return 0.0
+        q = _mean_cell(c.lines, c.q, self.length)
+        return PREFER_BONUS if abs(np.log(q / self.prefer)) <= ASPECT_TOL else 0.0
+
+    def rank(self, c: _Candidate) -> float:
+        return c.score + self.bonus(c)
 
     def polish(self, c: _Candidate, censored: bool = False) -> _Candidate:
         """Maximum-likelihood tuning of the grid's size and offset: coordinate descent
@@ -474,7 +500,7 @@ def _line_slope(lines: np.ndarray, q: float) -> float:
 def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
               lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
-              memo: dict | None = None) -> AxisFit:
+              memo: dict | None = None, prefer: float | None = None) -> AxisFit:
     """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
 
     ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
@@ -482,7 +508,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     upscale that blocks reproduce exactly (checked first, cheaply).  ``floor`` is the
     residual a perfect model still leaves (noise, quantisation): jumps are measured on
     top of it.  ``memo`` keeps the fits for a second call on the same data (with
-    another ``extra`` candidate).
+    another ``extra`` candidate).  ``prefer``: a cell size chosen whenever a candidate
+    near it (:data:`ASPECT_TOL`) exists, whatever its score (for :func:`_square_prior`).
     """
     length = data.shape[1]
     native = np.arange(length + 1)
@@ -519,7 +546,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
 
     if not combs:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
-    scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor, memo)
+    scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor, memo, prefer)
     # the candidates whose combs stand out most, and the other axis's answer
     combs = sorted(combs, key=lambda c: -c[2])
     keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
@@ -531,10 +558,10 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             best, judged = found
             return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
                                 proposals)
-    judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -c.score)
+    judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -scorer.rank(c))
     # the leaders are tuned to the residual's optimum and judged again
     top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
-    judged = sorted(_scale_chain(scorer, top + judged[POLISH_TOP:]), key=lambda c: -c.score)
+    judged = sorted(_scale_chain(scorer, top + judged[POLISH_TOP:]), key=lambda c: -scorer.rank(c))
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     best = _coarsest_equivalent(scorer, judged[0])
@@ -580,7 +607,7 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
     phase_out = float(lines[1] % q) if len(lines) > 2 else 0.0
     return AxisFit(lines=lines, cell=float(q), phase=phase_out, refined=refined, cost=float(best.r),
                    margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw,
-                   exact=best.kernel == "nearest" and best.r <= EXACT_RESIDUAL)
+                   exact=best.kernel == "nearest" and best.r <= EXACT_RESIDUAL, score=float(best.score))
 
 
 def _axis_noise(data: np.ndarray) -> float:
@@ -653,13 +680,44 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     (dx, prx, flx), (dy, pry, fly) = fits
     opts = dict(allow_native=allow_native, lossless=clean)
     memo_x: dict = {}
+    memo_y: dict = {}
     fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, memo=memo_x, **opts)
-    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), **opts)
+    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), memo=memo_y, **opts)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
         fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), memo=memo_x, **opts)
         if fx2.candidates and fx.candidates and fx2.candidates[0][1] > fx.candidates[0][1]:
             fx = fx2
+    if SQUARE_PRIOR > 0 and not (fx.exact and fy.exact):
+        def refit(axis: int, size: float) -> AxisFit:
+            d, pr, fl, memo = (dx, prx, flx, memo_x) if axis == 1 else (dy, pry, fly, memo_y)
+            return _fit_axis(d, pr, fl, min_cell, max_cell, refine, min_partial, (size,), memo=memo, prefer=size,
+                             **opts)
+        fx, fy = _square_prior(fx, fy, refit)
     return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
+
+
+def _square_prior(fx: AxisFit, fy: AxisFit, refit) -> tuple[AxisFit, AxisFit]:
+    """Square cells are a prior, not a rule: when the axes disagree, the axis with the
+    weaker evidence against the other's cell size takes that size, if it lacks less
+    than :data:`SQUARE_PRIOR` (score units) of its own winner's evidence there.
+
+    ``refit(axis, size)`` fits an axis (1: x, 0: y) choosing the best grid near
+    ``size``.  Evidence is each axis's :func:`candidate_score`: the joint choice
+    maximises the sum of both axes' scores plus the prior's bonus for square cells.
+    """
+    if min(fx.cell, fy.cell) <= 1.0 or abs(np.log(fx.cell / fy.cell)) <= ASPECT_TOL:
+        return fx, fy
+    options = []
+    for axis, own, other in ((1, fx, fy), (0, fy, fx)):
+        alt = refit(axis, other.cell)
+        if abs(np.log(alt.cell / other.cell)) <= ASPECT_TOL and np.isfinite(alt.score):
+            options.append((own.score - alt.score, axis, alt))
+    if not options:
+        return fx, fy
+    deficit, axis, alt = min(options, key=lambda o: o[0])
+    if deficit >= SQUARE_PRIOR:
+        return fx, fy
+    return (alt, fy) if axis == 1 else (fx, alt)
 
 
 def grid_from_cell(shape: tuple[int, int], cell_x: float, cell_y: float, phase_x: float = 0.0,
