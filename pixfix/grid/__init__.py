@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -696,7 +697,7 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
 
 
-def _square_prior(fx: AxisFit, fy: AxisFit, refit) -> tuple[AxisFit, AxisFit]:
+def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFit]) -> tuple[AxisFit, AxisFit]:
     """Square cells are a prior, not a rule: when the axes disagree, the axis with the
     weaker evidence against the other's cell size takes that size, if it lacks less
     than :data:`SQUARE_PRIOR` (score units) of its own winner's evidence there.
