@@ -350,10 +350,11 @@ class _Scorer:
         return c
 
     def bonus(self, c: _Candidate) -> float:
-        """Rank bonus of a candidate near the preferred size (0 without one)."""
+        """Rank bonus of a candidate near the preferred size (0 without one); sizes as
+        the axis reports them (:func:`_line_slope`: the mean of drifting widths)."""
         if self.prefer is None:
             return 0.0
-        q = _mean_cell(c.lines, c.q, self.length)
+        q = _line_slope(c.lines, c.q)
         return PREFER_BONUS if abs(np.log(q / self.prefer)) <= ASPECT_TOL else 0.0
 
     def rank(self, c: _Candidate) -> float:
@@ -544,6 +545,12 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     for q, ph, z in zip(qt.tolist(), pht.tolist(), zt.tolist()):
         if not any(abs(q - c[0]) <= 0.003 * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q for c in combs):
             combs.append((q, ph, z))
+    for qe in extra:  # the other axis's size is judged even where tuning found no comb near it
+        if lo <= qe <= hi and not any(abs(np.log(c[0] / qe)) <= ASPECT_TOL for c in combs):
+            at = [(float(comb_contrasts(p, np.array([qe]), ph)[0]), float(ph[0]))
+                  for p in profiles for ph in [comb_phases(p, np.array([qe]))]]
+            z, ph = max(at)
+            combs.append((float(qe), ph, z))
 
     if not combs:
         return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
