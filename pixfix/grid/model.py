@@ -127,7 +127,7 @@ class Design:
         return starts, self.k0[starts]
 
     def dense(self) -> np.ndarray:
-        """The matrix itself (L, n)."""
+        """The matrix itself (L, n), for tests and inspection (products use the blocks)."""
         length, t = self.w.shape
         a = np.zeros((length, self.n + 2 * t))
         a[np.arange(length)[:, None], self.k0[:, None] + np.arange(t)[None, :] + t] = self.w
