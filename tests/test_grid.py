@@ -256,3 +256,18 @@ def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, ex
     got = "x" if gx.cell == 3.0 else "y" if gy.cell == 6.0 else "none"
     assert got == expect
     assert gx.cell == gy.cell or expect == "none"
+
+
+def test_boundary_dp_loop_equals_the_block_version(rng):
+    from pixfix.grid.fit import _dp_blocks, _dp_scalar
+    for trial in range(60):
+        length, p = int(rng.integers(5, 200)), float(rng.uniform(1.5, 30.0))
+        dmin, dmax = max(1, int(np.floor(0.65 * p))), max(1, int(np.ceil(1.35 * p)))
+        ds = np.arange(dmin, dmax + 1)
+        pen = 0.5 * ((ds - p) / max(0.12 * p, 0.75)) ** 2
+        s = np.clip(rng.normal(0, 1, length + 1), -0.5, 2.0)
+        if trial % 2:
+            s = np.round(s * 2) / 2  # ties must break the same way
+        (sa, ba), (sb, bb) = _dp_scalar(s, length, dmin, dmax, pen), _dp_blocks(s, length, dmin, dmax, ds, pen)
+        assert np.array_equal(ba, bb)
+        assert np.allclose(sa, sb)
