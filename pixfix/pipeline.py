@@ -253,7 +253,7 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
         kernel = choose_kernel(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell, chroma=sub)
         # blocks after all, at full colour resolution: the robust samples are better
         if kernel != ("nearest", "nearest") or subsampled:
-            fit, _ = model_cells(rgba, grid.xs, grid.ys, [kernel], grid.x.cell, grid.y.cell, chroma=sub)
+            fit = model_cells(rgba, grid.xs, grid.ys, kernel, grid.x.cell, grid.y.cell, chroma=sub)
             vis = cells.rgba[..., 3] > 0
             cells.rgb = np.where(vis[..., None], fit[..., :3], 0.0).astype(np.float32)
             cells.rgba[..., :3] = np.where(vis[..., None], np.clip(np.round(fit[..., :3]), 0, 255), 0).astype(np.uint8)

@@ -264,7 +264,8 @@ def choose_kernel(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: lis
                   cell_x: float, cell_y: float, clip_margin: float | None = None,
                   chroma: tuple[int, int] | None = None) -> tuple[str, str]:
     """The ``(x, y)`` kernel pair of ``kernels`` whose censored cell model (see
-    :func:`model_cells`) reproduces a central window of whole cells (at most
+    :func:`model_cells`; the grid chose its kernels on a sample of rows and without
+    censoring) reproduces a central window of whole cells (at most
     :data:`KERNEL_WINDOW` pixels a side) best."""
     pairs = list(dict.fromkeys(kernels))
     if len(pairs) == 1:
@@ -282,32 +283,29 @@ def choose_kernel(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: lis
     return pairs[int(np.argmin(scores))]
 
 
-def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[tuple[str, str]],
+def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernel: tuple[str, str],
                 cell_x: float, cell_y: float, clip_margin: float | None = None,
-                chroma: tuple[int, int] | None = None) -> tuple[np.ndarray, tuple[str, str]]:
-    """Cell values (ny, nx, 4) float that, resampled with a kernel, best reproduce the
-    image (separable least squares in premultiplied RGB + alpha), and that kernel.
+                chroma: tuple[int, int] | None = None) -> np.ndarray:
+    """Cell values (ny, nx, 4) float that, resampled with the ``(x, y)`` kernel pair, best
+    reproduce the image (separable least squares in premultiplied RGB + alpha).
 
     A smooth upscale mixes every pixel with the neighbouring cells, so no pixel of a
-    small cell shows its true colour; the fit undoes that mixing (a deconvolution).
-    With several ``(x, y)`` pairs in ``kernels`` the one :func:`choose_kernel` picks is
-    used: the grid chose its kernels on a sample of rows and without censoring.  Values
-    stored within ``clip_margin`` of 0 or 255 are censored, not measured: a smooth
-    kernel's overshoot beside a strong edge (white next to black, a sprite next to
-    transparency) was clipped there, and fitting the clipped values as exact drags the
-    cells on both sides toward each other (and makes a sharp kernel look worse than a
-    soft one).  They only bound the model from one side.  ``chroma``: the image was
-    decoded from a JPEG whose chroma was subsampled by these factors (x, y): colour then
-    only changes at that resolution (and the decoder interpolated it), so the chroma
-    planes are fitted through that filter (an opaque image only).  Returns
-    un-premultiplied RGB and alpha, not rounded.
+    small cell shows its true colour; the fit undoes that mixing (a deconvolution;
+    :func:`choose_kernel` picks the kernel).  Values stored within ``clip_margin`` of 0
+    or 255 are censored, not measured: a smooth kernel's overshoot beside a strong edge
+    (white next to black, a sprite next to transparency) was clipped there, and fitting
+    the clipped values as exact drags the cells on both sides toward each other (and
+    makes a sharp kernel look worse than a soft one).  They only bound the model from
+    one side.  ``chroma``: the image was decoded from a JPEG whose chroma was subsampled
+    by these factors (x, y): colour then only changes at that resolution (and the
+    decoder interpolated it), so the chroma planes are fitted through that filter (an
+    opaque image only).  Returns un-premultiplied RGB and alpha, not rounded.
     """
-    best = choose_kernel(rgba, xs, ys, kernels, cell_x, cell_y, clip_margin, chroma)
     d = CLIP_MARGIN if clip_margin is None else float(clip_margin)
     opaque = bool((rgba[..., 3] == 255).all())
     xt, hi, lo = _prepare(rgba, d, opaque)
     xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-    model = _cell_model(xs, ys, xt.shape[0], xt.shape[1], best, cell_x, cell_y, chroma if opaque else None)
+    model = _cell_model(xs, ys, xt.shape[0], xt.shape[1], kernel, cell_x, cell_y, chroma if opaque else None)
     v, _ = _censored_fit(xt, hi, lo, model, CENSOR_ROUNDS)
     if opaque:
         v = np.concatenate([v, np.full(v.shape[:2] + (1,), 255.0)], axis=2)
@@ -315,4 +313,4 @@ def model_cells(rgba: np.ndarray, xs: np.ndarray, ys: np.ndarray, kernels: list[
     a = np.clip(v[..., 3], 0.0, 255.0)
     out[..., 3] = a
     out[..., :3] = np.where(a[..., None] > 1.0, v[..., :3] * 255.0 / np.maximum(a, 1.0)[..., None], 0.0)
-    return np.clip(out, 0.0, 255.0), best
+    return np.clip(out, 0.0, 255.0)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pixfix.sample import _window, inner_indices, model_cells, render, sample_cells
+from pixfix.sample import _window, choose_kernel, inner_indices, model_cells, render, sample_cells
 
 from conftest import random_sprite, upscale
 
@@ -72,9 +72,9 @@ def test_model_cells_undo_clipped_overshoot(rng):
 
     sprite = _outlined_sprite(rng)
     big, xs, ys = _smooth_upscale(sprite, 7.0, cv2.INTER_CUBIC)
-    pair = [("cubic", "cubic")]
-    censored, _ = model_cells(big, xs, ys, pair, 7.0, 7.0)
-    exact, _ = model_cells(big, xs, ys, pair, 7.0, 7.0, clip_margin=-1.0)  # nothing counts as clipped
+    pair = ("cubic", "cubic")
+    censored = model_cells(big, xs, ys, pair, 7.0, 7.0)
+    exact = model_cells(big, xs, ys, pair, 7.0, 7.0, clip_margin=-1.0)  # nothing counts as clipped
     inner = np.s_[1:-1, 1:-1, :3]  # the resize pads the image edge its own way
     err_c = np.abs(censored[inner] - sprite[inner]).max()
     err_e = np.abs(exact[inner] - sprite[inner]).max()
@@ -82,7 +82,7 @@ def test_model_cells_undo_clipped_overshoot(rng):
     assert err_e > 3 * err_c  # clipped values fitted as exact drag the colours
 
 
-def test_model_cells_choose_the_kernel_that_made_the_image(rng):
+def test_kernel_chosen_is_the_kernel_that_made_the_image(rng):
     import cv2
 
     sprite = _outlined_sprite(rng)
@@ -91,7 +91,7 @@ def test_model_cells_choose_the_kernel_that_made_the_image(rng):
     for interp, name in ((cv2.INTER_LINEAR, "linear"), (cv2.INTER_CUBIC, "cubic"), (cv2.INTER_LANCZOS4, "lanczos")):
         big, xs, ys = _smooth_upscale(sprite, 5.5, interp)
         pairs = [("linear", "linear"), ("cubic", "cubic"), ("lanczos", "lanczos"), ("nearest", "nearest")]
-        _, kernel = model_cells(big, xs, ys, pairs, 5.5, 5.5)
+        kernel = choose_kernel(big, xs, ys, pairs, 5.5, 5.5)
         assert kernel == (name, name)
 
 
@@ -141,8 +141,8 @@ def test_model_cells_recover_colours_under_subsampled_chroma(rng):
     dec = np.asarray(Image.open(io.BytesIO(buf.tobytes())).convert("RGB"))
     img = np.dstack([dec, np.full(dec.shape[:2], 255, np.uint8)])
     lines = np.arange(15) * 3
-    plain, _ = model_cells(img, lines, lines, [("nearest", "nearest")], 3.0, 3.0)
-    fitted, _ = model_cells(img, lines, lines, [("nearest", "nearest")], 3.0, 3.0, chroma=(2, 2))
+    plain = model_cells(img, lines, lines, ("nearest", "nearest"), 3.0, 3.0)
+    fitted = model_cells(img, lines, lines, ("nearest", "nearest"), 3.0, 3.0, chroma=(2, 2))
     inner = np.s_[1:-1, 1:-1, :3]
     err_plain = np.abs(plain[inner] - cells[inner]).mean()
     err_fit = np.abs(fitted[inner] - cells[inner]).mean()

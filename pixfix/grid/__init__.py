@@ -117,6 +117,11 @@ class Grid:
         return float(np.clip(min(self.x.margin, self.y.margin), 0.0, 1.0))
 
 
+def _same_size(a: float, b: float) -> bool:
+    """Cell sizes within :data:`ASPECT_TOL` of each other (log ratio): square cells."""
+    return abs(np.log(a / b)) <= ASPECT_TOL
+
+
 def _close(q: float, qs: list[float], tol: float) -> bool:
     return any(abs(q - c) <= tol * c for c in qs)
 
@@ -354,8 +359,7 @@ class _Scorer:
         the axis reports them (:func:`_line_slope`: the mean of drifting widths)."""
         if self.prefer is None:
             return 0.0
-        q = _line_slope(c.lines, c.q)
-        return PREFER_BONUS if abs(np.log(q / self.prefer)) <= ASPECT_TOL else 0.0
+        return PREFER_BONUS if _same_size(_line_slope(c.lines, c.q), self.prefer) else 0.0
 
     def rank(self, c: _Candidate) -> float:
         return c.score + self.bonus(c)
@@ -546,9 +550,11 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         if not any(abs(q - c[0]) <= 0.003 * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q for c in combs):
             combs.append((q, ph, z))
     for qe in extra:  # the other axis's size is judged even where tuning found no comb near it
-        if lo <= qe <= hi and not any(abs(np.log(c[0] / qe)) <= ASPECT_TOL for c in combs):
-            at = [(float(comb_contrasts(p, np.array([qe]), ph)[0]), float(ph[0]))
-                  for p in profiles for ph in [comb_phases(p, np.array([qe]))]]
+        if lo <= qe <= hi and not any(_same_size(c[0], qe) for c in combs):
+            at = []  # (contrast, phase) of the comb on each profile; the clearest one
+            for prof in profiles:
+                ph = comb_phases(prof, np.array([qe]))
+                at.append((float(comb_contrasts(prof, np.array([qe]), ph)[0]), float(ph[0])))
             z, ph = max(at)
             combs.append((float(qe), ph, z))
 
@@ -713,12 +719,12 @@ def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFi
     ``size``.  Evidence is each axis's :func:`candidate_score`: the joint choice
     maximises the sum of both axes' scores plus the prior's bonus for square cells.
     """
-    if min(fx.cell, fy.cell) <= 1.0 or abs(np.log(fx.cell / fy.cell)) <= ASPECT_TOL:
+    if min(fx.cell, fy.cell) <= 1.0 or _same_size(fx.cell, fy.cell):
         return fx, fy
     options = []
     for axis, own, other in ((1, fx, fy), (0, fy, fx)):
         alt = refit(axis, other.cell)
-        if abs(np.log(alt.cell / other.cell)) <= ASPECT_TOL and np.isfinite(alt.score):
+        if _same_size(alt.cell, other.cell) and np.isfinite(alt.score):
             options.append((own.score - alt.score, axis, alt))
     if not options:
         return fx, fy
