@@ -274,7 +274,7 @@ class _Scorer:
         kernels = kernels or self.kernels
         key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
         if key not in self.memo:
-            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels)
+            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq))
         return self.memo[key]
 
     def censored(self, lines: np.ndarray, q: float, kernel: str) -> float:

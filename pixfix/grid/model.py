@@ -286,15 +286,41 @@ def axis_matrix(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data.transpose(1, 0, 2)).reshape(length, r * c)
 
 
+def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, centres: np.ndarray) -> float:
+    """Residual sum of squares of the box (nearest) model for ``lines``, from the data's
+    cumulative sums along the axis, ``cs`` (L+1, m) and ``cq`` (L+1, of the squares
+    summed over a row): each cell's least-squares value is its mean, so the residual is
+    the data's sum of squares less each cell's ``|sum|^2 / count``, with no pass over
+    the pixels.  Cells as :func:`design` draws them: a pixel belongs to the cell whose
+    boundaries hold its centre."""
+    length = cs.shape[0] - 1
+    b = np.asarray(lines, np.float64)[1:-1]
+    b = b[(b > centres[0]) & (b < centres[-1])]
+    # first pixel of each cell: the first whose centre x + 0.5 is at or past its line
+    edges = np.concatenate([[0], np.clip(np.ceil(b - 0.5), 0, length).astype(np.int64), [length]])
+    counts = np.diff(edges)
+    full = counts > 0
+    lo, hi = edges[:-1][full], edges[1:][full]
+    sums = cs[hi] - cs[lo]
+    explained = float(np.einsum("ij,ij->", sums, sums / counts[full, None]))
+    return max(float(cq[-1]) - explained, 0.0)
+
+
 def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
-                    kernels: tuple[str, ...] = tuple(KERNELS)) -> tuple[float, str]:
+                    kernels: tuple[str, ...] = tuple(KERNELS),
+                    sums: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, str]:
     """Mean squared residual per value of the best kernel model for ``lines`` on the
-    matrix ``y`` (L, m) from :func:`axis_matrix` (sum of squares ``yy``), and that kernel."""
+    matrix ``y`` (L, m) from :func:`axis_matrix` (sum of squares ``yy``), and that kernel.
+    ``sums``: the cumulative sums of :func:`box_rss`, when the caller keeps them (the
+    box's residual then costs a few cells' work, not a pass over ``y``)."""
     length = y.shape[0]
     centres = cell_centres(lines, length, cell)
     best = (np.inf, "nearest")
     for k in kernels:
-        _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
+        if k == "nearest" and sums is not None:
+            rss = box_rss(sums[0], sums[1], lines, centres)
+        else:
+            _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
         if rss < best[0]:
             best = (rss, k)
     return best[0] / y.size, best[1]
