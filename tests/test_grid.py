@@ -271,3 +271,22 @@ def test_boundary_dp_loop_equals_the_block_version(rng):
         (sa, ba), (sb, bb) = _dp_scalar(s, length, dmin, dmax, pen), _dp_blocks(s, length, dmin, dmax, ds, pen)
         assert np.array_equal(ba, bb)
         assert np.allclose(sa, sb)
+
+
+def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
+    from pixfix.grid import _lattice
+    from pixfix.grid.model import box_rss, cell_centres, design, fit_cells
+
+    for _ in range(200):
+        length, m = int(rng.integers(5, 300)), int(rng.integers(1, 12))
+        y = rng.normal(100.0, 50.0, size=(length, m))
+        q = float(rng.uniform(1.0, length / 2))
+        lines = _lattice(q, float(rng.uniform(0, q)), length)
+        if rng.random() < 0.4:  # free lines, some closer than a pixel (empty cells)
+            inner = np.sort(rng.uniform(0, length, size=max(1, int(length / q))))
+            lines = np.concatenate([[0.0], inner, [float(length)]])
+        centres = cell_centres(lines, length, q)
+        cs = np.concatenate([np.zeros((1, m)), np.cumsum(y, axis=0)])
+        cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
+        want = fit_cells(y, design(centres, length, "nearest", lines), values=False)[1]
+        assert box_rss(cs, cq, lines, centres) == pytest.approx(want, rel=1e-9, abs=1e-6)
