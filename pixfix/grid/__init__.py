@@ -48,8 +48,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .edges import (curvature_profiles, edge_profiles, exact_repeats, jpeg_blockiness, linear_features,
-                    noise_sigma, remove_block_pattern, to_features)
+from .edges import (curvature_profile, edge_profile, edge_profiles, exact_repeats, jpeg_blockiness,
+                    linear_features, noise_sigma, remove_block_pattern, to_features)
 from .fit import polish_lines, refine_lines
 from .model import axis_matrix, axis_residual_y, censored_residual_y, clipped, row_subset
 from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
@@ -677,9 +677,9 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     fits = []
     for axis in (1, 0):
         sm = _across(feats, across, axis)
-        prof = edge_profiles(sm, edge_method)[0 if axis == 1 else 1]
-        ridge = edge_profiles(sm, "nms")[0 if axis == 1 else 1]
-        curv = curvature_profiles(sm, 1.0)[0 if axis == 1 else 1]
+        prof = edge_profile(sm, axis, edge_method)
+        ridge = edge_profile(sm, axis, "nms")
+        curv = curvature_profile(sm, axis, 1.0)
         profiles = [prof, ridge, curv]
         if blocky:
             profiles = [remove_block_pattern(e) for e in profiles]

@@ -31,49 +31,46 @@ def to_features(rgba: np.ndarray) -> np.ndarray:
 
 
 def edge_profiles(feats: np.ndarray, method: str = "diff") -> tuple[np.ndarray, np.ndarray]:
-    """Column and row edge profiles of a feature image (H, W, C).
+    """Column and row edge profiles ``(px, py)`` of a feature image (H, W, C): see
+    :func:`edge_profile`."""
+    return edge_profile(feats, 1, method), edge_profile(feats, 0, method)
 
-    Returns ``(px, py)`` of lengths ``W + 1`` and ``H + 1`` in pixel-edge coordinates;
-    the two border entries are zero.
+
+def edge_profile(feats: np.ndarray, axis: int, method: str = "diff") -> np.ndarray:
+    """Edge profile of a feature image (H, W, C) along ``axis`` (1: across columns,
+    length ``W + 1``; 0: across rows, length ``H + 1``), in pixel-edge coordinates; the
+    two border entries are zero.  One axis at a time: the detector smooths each axis's
+    input differently, and whole-image passes dominate on large images.
 
     ``method``: ``"diff"`` (default) uses the absolute difference between neighbouring
     pixels, which locates boundaries exactly between two pixels; ``"sobel"`` smooths
     across the other axis first (a 3-tap Sobel), more robust to heavy noise;
-    ``"nms"`` keeps only ridge centres (:func:`ridge_profile`); ``"canny"`` counts Canny edge pixels of the lightness channel (crisp inputs).
+    ``"nms"`` keeps only ridge centres (:func:`ridge_profile`); ``"canny"`` counts
+    Canny edge pixels of the lightness channel (crisp inputs).
     """
-    h, w = feats.shape[:2]
+    if axis not in (0, 1):
+        raise ValueError(f"axis must be 0 or 1, not {axis}")
+    n = feats.shape[1] if axis == 1 else feats.shape[0]
+    prof = np.zeros(n + 1)
     if method == "canny":
         light = np.clip(feats[..., 0] * 2.55, 0, 255).astype(np.uint8)
         gx = cv2.Sobel(light, cv2.CV_16S, 1, 0, ksize=3)
         gy = cv2.Sobel(light, cv2.CV_16S, 0, 1, ksize=3)
-        edges = cv2.Canny(gx, gy, 30, 90) > 0
         # an edge pixel at column x marks the boundary at x or x+1: split it over both
-        ex = edges.sum(axis=0).astype(np.float64)
-        ey = edges.sum(axis=1).astype(np.float64)
-        px = np.zeros(w + 1)
-        py = np.zeros(h + 1)
-        px[:-1] += 0.5 * ex
-        px[1:] += 0.5 * ex
-        py[:-1] += 0.5 * ey
-        py[1:] += 0.5 * ey
-        px[[0, -1]] = 0
-        py[[0, -1]] = 0
-        return px, py
+        e = (cv2.Canny(gx, gy, 30, 90) > 0).sum(axis=0 if axis == 1 else 1).astype(np.float64)
+        prof[:-1] += 0.5 * e
+        prof[1:] += 0.5 * e
+        prof[[0, -1]] = 0
+        return prof
     if method == "nms":
-        return ridge_profile(feats, axis=1), ridge_profile(feats, axis=0)
-    if method == "sobel":
+        return ridge_profile(feats, axis)
+    f = feats
+    if method == "sobel" and feats.shape[1 - axis] > 2:
         # smooth across the orthogonal axis with the Sobel [1 2 1] kernel, then differentiate
-        sm_y = cv2.GaussianBlur(feats, (1, 3), 0) if h > 2 else feats
-        sm_x = cv2.GaussianBlur(feats, (3, 1), 0) if w > 2 else feats
-    else:
-        sm_y = sm_x = feats
-    dx = np.abs(np.diff(sm_y, axis=1)).sum(axis=(0, 2), dtype=np.float64)
-    dy = np.abs(np.diff(sm_x, axis=0)).sum(axis=(1, 2), dtype=np.float64)
-    px = np.zeros(w + 1)
-    py = np.zeros(h + 1)
-    px[1:w] = dx
-    py[1:h] = dy
-    return px, py
+        f = cv2.GaussianBlur(feats, (1, 3) if axis == 1 else (3, 1), 0)
+    other = (0, 2) if axis == 1 else (1, 2)
+    prof[1:n] = np.abs(np.diff(f, axis=axis)).sum(axis=other, dtype=np.float64)
+    return prof
 
 
 def noise_sigma(feats: np.ndarray) -> float:
@@ -109,15 +106,23 @@ def ridge_profile(feats: np.ndarray, axis: int) -> np.ndarray:
         prof[1:w] = g.sum(axis=0)
         return prof
     noise = float(np.median(g)) + 1e-6
-    left = np.pad(g, ((0, 0), (1, 0)), constant_values=0)[:, :-1]
-    right = np.pad(g, ((0, 0), (0, 1)), constant_values=0)[:, 1:]
-    peak = (g >= left) & (g > right) & (g > 3.0 * noise + 2.0)
+    # a local maximum along the axis (the outer neighbours of the end columns count as 0)
+    peak = g > 3.0 * noise + 2.0
+    peak[:, 1:] &= g[:, 1:] >= g[:, :-1]
+    peak[:, :-1] &= g[:, :-1] > g[:, 1:]
     prof[1:w] = (g * peak).sum(axis=0, dtype=np.float64)
     return prof
 
 
 def curvature_profiles(feats: np.ndarray, blur: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Column and row profiles of the second difference |I[x+1] - 2 I[x] + I[x-1]|.
+    """Column and row curvature profiles ``(px, py)``: see :func:`curvature_profile`."""
+    f = cv2.GaussianBlur(feats, (0, 0), blur) if blur > 0 else feats
+    return curvature_profile(f, 1, 0.0), curvature_profile(f, 0, 0.0)
+
+
+def curvature_profile(feats: np.ndarray, axis: int, blur: float = 1.0) -> np.ndarray:
+    """Profile along ``axis`` (as :func:`edge_profile`) of the second difference
+    |I[x+1] - 2 I[x] + I[x-1]|.
 
     A smooth (linear, cubic, Lanczos) upscale turns each cell boundary into a ramp
     between two cell centres, so the first difference is spread evenly over the
@@ -130,20 +135,17 @@ def curvature_profiles(feats: np.ndarray, blur: float = 1.0) -> tuple[np.ndarray
     edge ``b`` (peaks at pixels ``b-1`` and ``b``) peaks at ``b``.
     """
     f = cv2.GaussianBlur(feats, (0, 0), blur) if blur > 0 else feats
-    h, w = f.shape[:2]
-    px = np.zeros(w + 1)
-    py = np.zeros(h + 1)
-    if w >= 3:
-        dx = np.abs(f[:, 2:] - 2 * f[:, 1:-1] + f[:, :-2]).sum(axis=(0, 2), dtype=np.float64)  # pixels 1..w-2
-        px[1:w - 1] += dx
-        px[2:w] += dx
-    if h >= 3:
-        dy = np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).sum(axis=(1, 2), dtype=np.float64)
-        py[1:h - 1] += dy
-        py[2:h] += dy
-    px[[0, w]] = 0
-    py[[0, h]] = 0
-    return px, py
+    n = f.shape[axis]
+    prof = np.zeros(n + 1)
+    if n >= 3:
+        if axis == 1:
+            d = np.abs(f[:, 2:] - 2 * f[:, 1:-1] + f[:, :-2]).sum(axis=(0, 2), dtype=np.float64)  # pixels 1..n-2
+        else:
+            d = np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).sum(axis=(1, 2), dtype=np.float64)
+        prof[1:n - 1] += d
+        prof[2:n] += d
+    prof[[0, n]] = 0
+    return prof
 
 
 def jpeg_blockiness(feats: np.ndarray) -> float:
