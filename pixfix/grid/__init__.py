@@ -655,6 +655,32 @@ def _across(img: np.ndarray, sigma: float, axis: int) -> np.ndarray:
     return cv2.GaussianBlur(img, ksize, sigmaX=sx, sigmaY=sy, borderType=cv2.BORDER_REFLECT)
 
 
+def _across_rows(rgba: np.ndarray, rows: np.ndarray, sigma: float, axis: int) -> np.ndarray:
+    """The lines ``rows`` (rows for the x axis, 1; columns for the y axis, 0) of the linear
+    features (:func:`.edges.linear_features`) of ``rgba`` (H, W, 4), smoothed across the
+    axis's lines as :func:`_across` smooths them, as float64 (len(rows), length, 4).
+
+    Only the lines within the filter's reach of those asked for are converted and
+    filtered (the model fits see a few dozen lines of a large image): each line's
+    window of neighbours is cut out (reflected at the image border, as the filter's
+    border rule does) and the windows, side by side, are filtered at once; a
+    window's centre line never reaches into the next window."""
+    if sigma <= 0:
+        out = linear_features(rgba[rows] if axis == 1 else rgba[:, rows])
+    else:
+        r = int(np.ceil(3 * sigma))
+        n = rgba.shape[0] if axis == 1 else rgba.shape[1]
+        idx = np.asarray(rows)[:, None] + np.arange(-r, r + 1)[None, :]
+        idx = np.mod(idx, 2 * n)  # reflect about the border pixels' outer edges: -1 -> 0, n -> n - 1
+        idx = np.where(idx >= n, 2 * n - 1 - idx, idx).ravel()
+        windows = linear_features(np.ascontiguousarray(rgba[idx] if axis == 1 else rgba[:, idx]))
+        smooth = _across(windows, sigma, axis)
+        out = smooth[r::2 * r + 1] if axis == 1 else smooth[:, r::2 * r + 1]
+    if axis == 0:
+        out = out.transpose(1, 0, 2)
+    return np.ascontiguousarray(out, np.float64)
+
+
 def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0, refine: bool = True,
                 edge_method: str = "diff", sigma_floor: float = 0.0, min_partial: float = 0.5) -> Grid:
     """Find the pixel grid of an RGBA uint8 image (H, W, 4).
@@ -663,7 +689,6 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     force a grid.
     """
     feats = to_features(rgba)
-    lin = linear_features(rgba)
     h, w = feats.shape[:2]
     sigma = max(noise_sigma(feats), sigma_floor)
     repeats = exact_repeats(rgba)
@@ -683,11 +708,7 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
         profiles = [prof, ridge, curv]
         if blocky:
             profiles = [remove_block_pattern(e) for e in profiles]
-        lsm = _across(lin, across, axis)
-        if axis == 1:
-            data = np.ascontiguousarray(lsm[row_subset(h, w)], np.float64)
-        else:
-            data = np.ascontiguousarray(lsm[:, row_subset(w, h)].transpose(1, 0, 2), np.float64)
+        data = _across_rows(rgba, row_subset(h, w) if axis == 1 else row_subset(w, h), across, axis)
         # residual a perfect model still leaves: noise plus 8-bit quantisation
         floor = max(_axis_noise(data), 0.25)
         fits.append((data, profiles, floor))
