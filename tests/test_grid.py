@@ -290,3 +290,19 @@ def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
         cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
         want = fit_cells(y, design(centres, length, "nearest", lines), values=False)[1]
         assert box_rss(cs, cq, lines, centres) == pytest.approx(want, rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(40, 30), (300, 200), (3, 50)])
+@pytest.mark.parametrize("sigma", [0.0, 1.5, 3.0])
+def test_sampled_rows_are_smoothed_as_in_the_whole_image(shape, sigma, rng):
+    import pixfix.grid as G
+    from pixfix.grid.edges import linear_features
+    from pixfix.grid.model import row_subset
+
+    h, w = shape
+    rgba = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    full_x = G._across(linear_features(rgba), sigma, 1)
+    full_y = G._across(linear_features(rgba), sigma, 0)
+    rows, cols = row_subset(h, w, budget=200), row_subset(w, h, budget=200)
+    assert np.array_equal(G._across_rows(rgba, rows, sigma, 1), full_x[rows].astype(np.float64))
+    assert np.array_equal(G._across_rows(rgba, cols, sigma, 0), full_y[:, cols].transpose(1, 0, 2).astype(np.float64))
