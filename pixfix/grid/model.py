@@ -377,7 +377,8 @@ def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[
     pred = predict(v)
     if censored:
         impute(pred)
-    return v, float(np.sum((x - pred) ** 2))
+    d = np.subtract(x, pred, out=pred)  # in place: at image size, every copy counts
+    return v, float(np.sum(np.square(d, out=d)))
 
 
 def censored_residual_y(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, lines: np.ndarray, cell: float,
