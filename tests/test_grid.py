@@ -306,3 +306,21 @@ def test_sampled_rows_are_smoothed_as_in_the_whole_image(shape, sigma, rng):
     rows, cols = row_subset(h, w, budget=200), row_subset(w, h, budget=200)
     assert np.array_equal(G._across_rows(rgba, rows, sigma, 1), full_x[rows].astype(np.float64))
     assert np.array_equal(G._across_rows(rgba, cols, sigma, 0), full_y[:, cols].transpose(1, 0, 2).astype(np.float64))
+
+
+def test_compressed_columns_give_the_same_residuals(rng):
+    from pixfix.grid import _lattice
+    from pixfix.grid.model import axis_residual_y, compress_columns
+
+    length, m = 60, 400  # more values per pixel than pixels: folded to 60 columns
+    y = rng.normal(120.0, 40.0, size=(length, m))
+    yc = compress_columns(y)
+    assert yc.shape == (length, length)
+    assert np.allclose(yc @ yc.T, y @ y.T)
+    for q, ph in ((4.0, 1.0), (5.3, 2.2), (11.0, 0.0)):
+        lines = _lattice(q, ph, length)
+        for kernel in ("nearest", "linear", "cubic", "lanczos"):
+            want = axis_residual_y(y, float((y * y).sum()), lines, q, (kernel,))[0]
+            got = axis_residual_y(yc, float((yc * yc).sum()), lines, q, (kernel,), n_values=y.size)[0]
+            assert got == pytest.approx(want, rel=1e-9)
+    assert compress_columns(y[:, :30]) is not None and compress_columns(y[:, :30]).shape == (length, 30)

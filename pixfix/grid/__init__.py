@@ -51,7 +51,7 @@ import numpy as np
 from .edges import (curvature_profile, edge_profile, edge_profiles, exact_repeats, jpeg_blockiness,
                     linear_features, noise_sigma, remove_block_pattern, to_features)
 from .fit import polish_lines, refine_lines
-from .model import axis_matrix, axis_residual_y, censored_residual_y, clipped, row_subset
+from .model import axis_matrix, axis_residual_y, censored_residual_y, clipped, compress_columns, row_subset
 from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
                      refine_comb, top_periods, uniform_lines)
 
@@ -251,7 +251,12 @@ class _Scorer:
 
     def __init__(self, data: np.ndarray, profile: np.ndarray, kernels: tuple[str, ...], refine: bool,
                  min_partial: float, floor: float, memo: dict | None = None, prefer: float | None = None):
-        self.y = axis_matrix(data)
+        raw = axis_matrix(data)
+        self.values_per_line = raw.shape[1]
+        self.n_values = raw.size
+        # the plain fits see the data only through the rows' inner products: a small
+        # image's many rows x channels are folded into at most one column per pixel
+        self.y = compress_columns(raw)
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
         # cumulative sums along the axis, for the segmentation of drifting grids
         self.cs = np.concatenate([np.zeros((1, self.y.shape[1])), np.cumsum(self.y, axis=0)])
@@ -267,14 +272,15 @@ class _Scorer:
         # fits and line sets already computed (shared by copies and by a second pass)
         self.memo: dict = {} if memo is None else memo
         # values that may have been clipped (a smooth kernel's overshoot cut off at 0 / 255)
-        self.hi, self.lo = clipped(self.y)
+        self.raw = raw  # the censored fits need the values themselves
+        self.hi, self.lo = clipped(raw)
         self.clips = bool(self.hi.any() or self.lo.any())
 
     def fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
         kernels = kernels or self.kernels
         key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
         if key not in self.memo:
-            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq))
+            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.n_values)
         return self.memo[key]
 
     def censored(self, lines: np.ndarray, q: float, kernel: str) -> float:
@@ -282,7 +288,7 @@ class _Scorer:
         (:func:`.model.censored_residual_y`): costlier, so only for the final tuning."""
         key = ("censored", np.asarray(lines, np.float64).tobytes(), float(q), kernel)
         if key not in self.memo:
-            self.memo[key] = censored_residual_y(self.y, self.hi, self.lo, lines, q, kernel)
+            self.memo[key] = censored_residual_y(self.raw, self.hi, self.lo, lines, q, kernel)
         return self.memo[key]
 
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
@@ -302,7 +308,8 @@ class _Scorer:
             guide = uniform_lines(ph % q, q, n, self.min_partial)
             dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=self.min_partial,
                               phase=ph % q)
-            dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q)))).astype(np.float64)
+            dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
+                              values=self.values_per_line).astype(np.float64)
             widths = np.diff(dp[1:-1])
             # drift is slow and cells stay alike; lines that skip weak boundaries to sit
             # only on strong edges are a different (irregular) model, not a drifting grid

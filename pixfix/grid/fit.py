@@ -143,7 +143,8 @@ def box_cost(cs: np.ndarray, cq: np.ndarray, a: np.ndarray, b: np.ndarray) -> np
 
 
 def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
-                 reach: int = 2, rounds: int = 6, jitter: float = 0.15, spread: float = 0.35) -> np.ndarray:
+                 reach: int = 2, rounds: int = 6, jitter: float = 0.15, spread: float = 0.35,
+                 values: int | None = None) -> np.ndarray:
     """Move every boundary to where the blocks on either side are most uniform.
 
     Each interior line may move up to ``reach`` px; lines of one parity do not
@@ -152,7 +153,8 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     at the centre of its ramp; the number of cells does not change.  Where moving
     a line changes the residual by less than the noise (flat regions), a prior on
     cell widths (``cell``, sd ``jitter * cell``, priced in noise variance per
-    column: ``noise`` x rows) keeps the lines evenly spaced.
+    column: ``noise`` x rows) keeps the lines evenly spaced.  ``values``: data values per
+    position along the axis (``cs.shape[1]`` unless the data were compressed).
     """
     b = np.asarray(lines, np.int64).copy()
     n = len(b) - 1
@@ -161,7 +163,7 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     offs = np.arange(-reach, reach + 1)
     sd = max(jitter * cell, 0.5)
     wmin, wmax = max(1.0, (1 - spread) * cell), (1 + spread) * cell
-    price = 0.5 * max(noise, 1e-3) * cs.shape[1]
+    price = 0.5 * max(noise, 1e-3) * (cs.shape[1] if values is None else values)
     for _ in range(rounds):
         moved = False
         for parity in (1, 2):

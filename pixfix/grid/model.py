@@ -280,6 +280,18 @@ def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = 
     return v, max(yy - float(np.einsum("ij,ij->", z, z)), 0.0)
 
 
+def compress_columns(y: np.ndarray) -> np.ndarray:
+    """A matrix with the same rows' inner products ``y y^T`` as ``y`` (L, m) and at most
+    L columns: ``R^T`` of the QR factorisation ``y^T = Q R``.  Least-squares residuals of
+    any design depend on the data only through ``y y^T``, so fits on the result equal
+    fits on ``y`` (to rounding) at a fraction of the cost when rows x channels
+    outnumber the pixels along the axis (small images)."""
+    length, m = y.shape
+    if m <= length:
+        return y
+    return np.ascontiguousarray(np.linalg.qr(y.T, mode="r").T)
+
+
 def axis_matrix(data: np.ndarray) -> np.ndarray:
     """``data`` (R, L, C) as the (L, R*C) matrix the fits work on."""
     r, length, c = data.shape
@@ -308,11 +320,14 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, centres: np.ndarr
 
 def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
                     kernels: tuple[str, ...] = tuple(KERNELS),
-                    sums: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, str]:
+                    sums: tuple[np.ndarray, np.ndarray] | None = None,
+                    n_values: int | None = None) -> tuple[float, str]:
     """Mean squared residual per value of the best kernel model for ``lines`` on the
     matrix ``y`` (L, m) from :func:`axis_matrix` (sum of squares ``yy``), and that kernel.
     ``sums``: the cumulative sums of :func:`box_rss`, when the caller keeps them (the
-    box's residual then costs a few cells' work, not a pass over ``y``)."""
+    box's residual then costs a few cells' work, not a pass over ``y``).  ``n_values``:
+    the number of values the data had (``y.size`` unless ``y`` was compressed by
+    :func:`compress_columns`)."""
     length = y.shape[0]
     centres = cell_centres(lines, length, cell)
     best = (np.inf, "nearest")
@@ -323,7 +338,7 @@ def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
             _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
         if rss < best[0]:
             best = (rss, k)
-    return best[0] / y.size, best[1]
+    return best[0] / (y.size if n_values is None else n_values), best[1]
 
 
 #: stored values this close (8-bit units) to 0 or 255 count as clipped: a smooth
