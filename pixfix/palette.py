@@ -91,31 +91,52 @@ def merge_close(lab: np.ndarray, weights: np.ndarray, labels: np.ndarray, tau: f
     """Merge clusters whose (weighted) centres lie closer than ``tau``, closest pair first.
 
     Leader clustering can split one noisy colour into a core and satellites that
-    drift together in the Lloyd steps; this joins them.
+    drift together in the Lloyd steps; this joins them.  The pairwise distances are
+    computed once and kept up to date (a merge moves one centre and removes
+    another), with each row's nearest neighbour, so a merge costs O(clusters), not
+    O(clusters^2).
     """
     k = int(labels.max()) + 1 if len(labels) else 0
     if k < 2 or k > max_clusters:
         return labels
     w = np.bincount(labels, weights, minlength=k)
     c = weighted_means(lab, labels, weights, k)
-    alive = np.ones(k, bool)
+    d = np.empty((k, k))
+    for r in range(0, k, 256):  # in row blocks: no (k, k, 3) array
+        d[r:r + 256] = np.linalg.norm(c[r:r + 256, None] - c[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    near = np.argmin(d, axis=1)                # each row's nearest (first on ties)
+    dmin = d[np.arange(k), near]
     mapping = np.arange(k)
     while True:
-        idx = np.flatnonzero(alive)
-        if len(idx) < 2:
+        i = int(np.argmin(dmin))               # the first closest pair in row order
+        j = int(near[i])
+        if not dmin[i] < tau:
             break
-        d = np.linalg.norm(c[idx][:, None] - c[idx][None], axis=-1)
-        np.fill_diagonal(d, np.inf)
-        i, j = np.unravel_index(np.argmin(d), d.shape)
-        if d[i, j] >= tau:
-            break
-        a, b = idx[i], idx[j]
-        if w[a] < w[b]:
-            a, b = b, a
+        a, b = (i, j) if w[i] >= w[j] else (j, i)
         c[a] = (c[a] * w[a] + c[b] * w[b]) / (w[a] + w[b])
         w[a] += w[b]
-        alive[b] = False
         mapping[mapping == b] = a
+        d[b, :] = np.inf
+        d[:, b] = np.inf
+        alive = np.isfinite(dmin)
+        alive[b] = False
+        row = np.linalg.norm(c[a][None] - c, axis=-1)
+        row[~alive] = np.inf
+        row[a] = np.inf
+        d[a, :] = row
+        d[:, a] = row
+        dmin[b] = np.inf
+        # rows whose nearest was a or b are searched again; the others only compare a
+        redo = alive & ((near == a) | (near == b))
+        redo[a] = True
+        for r in np.flatnonzero(redo):
+            near[r] = int(np.argmin(d[r]))
+            dmin[r] = d[r, near[r]]
+        other = alive & ~redo
+        closer = other & ((row < dmin) | ((row == dmin) & (a < near)))
+        near[closer] = a
+        dmin[closer] = row[closer]
     _, out = np.unique(mapping[labels], return_inverse=True)
     return out.ravel()
 

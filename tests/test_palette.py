@@ -70,3 +70,40 @@ def test_chroma_weight_merges_tints_of_one_lightness():
     half = reduce_palette(cols, np.full(4, 10.0), tau=tau, rare_share=0.0, chroma_weight=0.5)
     assert len(full.colors) > 2
     assert len(half.colors) == 2
+
+
+def test_merge_close_joins_the_closest_pairs_first_like_a_full_search(rng):
+    from pixfix.palette import merge_close, weighted_means
+
+    def reference(lab, weights, labels, tau):  # recompute every distance for every merge
+        k = int(labels.max()) + 1
+        w = np.bincount(labels, weights, minlength=k)
+        c = weighted_means(lab, labels, weights, k)
+        alive, mapping = np.ones(k, bool), np.arange(k)
+        while True:
+            idx = np.flatnonzero(alive)
+            if len(idx) < 2:
+                break
+            d = np.linalg.norm(c[idx][:, None] - c[idx][None], axis=-1)
+            np.fill_diagonal(d, np.inf)
+            i, j = np.unravel_index(np.argmin(d), d.shape)
+            if d[i, j] >= tau:
+                break
+            a, b = (idx[i], idx[j]) if w[idx[i]] >= w[idx[j]] else (idx[j], idx[i])
+            c[a] = (c[a] * w[a] + c[b] * w[b]) / (w[a] + w[b])
+            w[a] += w[b]
+            alive[b] = False
+            mapping[mapping == b] = a
+        return np.unique(mapping[labels], return_inverse=True)[1].ravel()
+
+    for _ in range(60):
+        n = int(rng.integers(2, 200))
+        k = int(rng.integers(2, n + 1))
+        lab = rng.normal(size=(n, 3)) * rng.uniform(1, 30)
+        if rng.random() < 0.4:
+            lab = np.round(lab)  # exact ties
+        w = rng.integers(1, 5, n).astype(float)
+        labels = rng.integers(0, k, n)
+        labels[:k] = np.arange(k)
+        tau = float(rng.uniform(0.5, 20))
+        assert np.array_equal(merge_close(lab, w, labels, tau), reference(lab, w, labels, tau))
