@@ -359,6 +359,10 @@ def clipped(values: np.ndarray, margin: float = CLIP_MARGIN) -> tuple[np.ndarray
 OVER_RELAX = 1.8
 
 
+#: censored values imputed per step (a large image may have tens of millions)
+IMPUTE_CHUNK = 1 << 20
+
+
 def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[[np.ndarray], np.ndarray],
                    predict: Callable[[np.ndarray], np.ndarray], rounds: int = 10,
                    tol: float = 0.5) -> tuple[np.ndarray, float]:
@@ -373,15 +377,19 @@ def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[
     """
     v = fit(y)
     hi_i, lo_i = np.flatnonzero(hi), np.flatnonzero(lo)
+    if y.size < 2 ** 31:  # half the memory for the (possibly many) censored positions
+        hi_i, lo_i = hi_i.astype(np.int32), lo_i.astype(np.int32)
     yh, yl = y.reshape(-1)[hi_i], y.reshape(-1)[lo_i]
 
     censored = len(hi_i) + len(lo_i) > 0
     x = np.array(y, order="C") if censored else y  # only the censored entries ever change
 
     def impute(pred: np.ndarray) -> np.ndarray:
-        p = pred.reshape(-1)
-        x.reshape(-1)[hi_i] = np.maximum(yh, p[hi_i])
-        x.reshape(-1)[lo_i] = np.minimum(yl, p[lo_i])
+        p, xf = pred.reshape(-1), x.reshape(-1)
+        for s in range(0, max(len(hi_i), len(lo_i)), IMPUTE_CHUNK):  # bounded temporaries
+            i, j = hi_i[s:s + IMPUTE_CHUNK], lo_i[s:s + IMPUTE_CHUNK]
+            xf[i] = np.maximum(yh[s:s + IMPUTE_CHUNK], p[i])
+            xf[j] = np.minimum(yl[s:s + IMPUTE_CHUNK], p[j])
         return x
 
     for _ in range(rounds if censored else 0):
