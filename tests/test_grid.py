@@ -324,3 +324,20 @@ def test_compressed_columns_give_the_same_residuals(rng):
             got = axis_residual_y(yc, float((yc * yc).sum()), lines, q, (kernel,), n_values=y.size)[0]
             assert got == pytest.approx(want, rel=1e-9)
     assert compress_columns(y[:, :30]) is not None and compress_columns(y[:, :30]).shape == (length, 30)
+
+
+@pytest.mark.parametrize("kernel", ["soft", "linear", "cubic", "lanczos"])
+def test_banded_gram_equals_the_dense_normal_matrix(kernel, rng):
+    from pixfix.grid import _lattice
+    from pixfix.grid.model import cell_centres, design
+
+    for length, q in ((20, 3.3), (75, 4.2), (300, 2.1), (1000, 23.0)):
+        lines = _lattice(q, float(rng.uniform(0, q)), length)
+        a = design(cell_centres(lines, length, q), length, kernel, lines)
+        dense = a.dense()
+        full = dense.T @ dense
+        ab = a.gram(ridge=0.0)
+        t = ab.shape[0]
+        for d in range(t):  # row t-1-d of the banded form holds the d-th superdiagonal
+            assert np.allclose(ab[t - 1 - d, d:], np.diagonal(full, d), atol=1e-12)
+            assert np.all(ab[t - 1 - d, :d] == 0.0)

@@ -122,10 +122,6 @@ class Design:
     w: np.ndarray              # (L, T) float64 weights (zero outside 0..n-1)
     n: int                     # number of cells
 
-    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
-        starts = np.flatnonzero(np.r_[True, self.k0[1:] != self.k0[:-1]])
-        return starts, self.k0[starts]
-
     def dense(self) -> np.ndarray:
         """The matrix itself (L, n), for tests and inspection (products use the blocks)."""
         length, t = self.w.shape
@@ -192,17 +188,21 @@ class Design:
         return out.reshape(-1, v.shape[1])[:length]
 
     def gram(self, ridge: float = 1e-7) -> np.ndarray:
-        """``A^T A`` in LAPACK's upper banded form (as ``scipy.linalg.cholesky_banded`` takes it)."""
-        t = self.w.shape[1]
-        starts, first = self._segments()
-        jj, dd = np.nonzero(np.add.outer(np.arange(t), np.arange(t)) < t)  # upper band: (j, j + d)
-        prods = np.add.reduceat(self.w[:, jj] * self.w[:, jj + dd], starts, axis=0)  # (S, pairs)
+        """``A^T A`` in LAPACK's upper banded form (as ``scipy.linalg.cholesky_banded`` takes it).
+
+        Summed over the dense blocks (:attr:`_blocks`, shared with the products): each
+        block's small ``W^T W`` holds the band entries of the cells under it."""
+        first, wb, lo, _ = self._blocks
+        t, n = self.w.shape[1], self.n
+        cells = wb.shape[2]
+        g = np.matmul(wb.transpose(0, 2, 1), wb)                       # (blocks, cells, cells)
+        ii, dd = np.nonzero(np.add.outer(np.arange(cells), np.arange(t)) < cells)  # entries (i, i + d)
+        row = first[:, None] + ii[None, :] + lo                       # cell index of each entry's row
+        col = row + dd[None, :]
+        ok = (row >= 0) & (col < n)                                   # weights outside 0..n-1 are zero
         # entry (row t-1-d, column k + d) of the banded form holds A^T A [k, k + d]
-        idx = (t - 1 - dd)[None, :] * (self.n + 3 * t) + first[:, None] + (jj + dd)[None, :] + t
-        ab = np.bincount(idx.ravel(), prods.ravel(), minlength=t * (self.n + 3 * t)).reshape(t, self.n + 3 * t)
-        ab = np.ascontiguousarray(ab[:, t:t + self.n])
-        for d in range(1, t):  # entries whose row lies before the first cell
-            ab[t - 1 - d, :d] = 0.0
+        idx = np.broadcast_to((t - 1 - dd)[None, :] * n, col.shape) + col
+        ab = np.bincount(idx[ok], g[:, ii, ii + dd][ok], minlength=t * n).reshape(t, n)
         diag = ab[t - 1]
         ab[t - 1] = diag + ridge * max(float(diag.max()) if diag.size else 1.0, 1.0)
         return ab
