@@ -107,6 +107,7 @@ def merge_close(lab: np.ndarray, weights: np.ndarray, labels: np.ndarray, tau: f
     np.fill_diagonal(d, np.inf)
     near = np.argmin(d, axis=1)                # each row's nearest (first on ties)
     dmin = d[np.arange(k), near]
+    alive = np.ones(k, bool)
     mapping = np.arange(k)
     while True:
         i = int(np.argmin(dmin))               # the first closest pair in row order
@@ -117,10 +118,9 @@ def merge_close(lab: np.ndarray, weights: np.ndarray, labels: np.ndarray, tau: f
         c[a] = (c[a] * w[a] + c[b] * w[b]) / (w[a] + w[b])
         w[a] += w[b]
         mapping[mapping == b] = a
+        alive[b] = False
         d[b, :] = np.inf
         d[:, b] = np.inf
-        alive = np.isfinite(dmin)
-        alive[b] = False
         row = np.linalg.norm(c[a][None] - c, axis=-1)
         row[~alive] = np.inf
         row[a] = np.inf

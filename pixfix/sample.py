@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from .grid.edges import linear_features
-from .grid.model import SPARSE_FROM, CLIP_MARGIN, Design, cell_centres, censored_lstsq, clipped, design, gram_solver
+from .grid.model import CLIP_MARGIN, SPARSE_FROM, Design, cell_centres, censored_lstsq, clipped, design, gram_solver
 
 
 @dataclass

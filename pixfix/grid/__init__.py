@@ -258,7 +258,8 @@ class _Scorer:
         # image's many rows x channels are folded into at most one column per pixel
         self.y = compress_columns(raw)
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
-        # cumulative sums along the axis, for the segmentation of drifting grids
+        # cumulative sums along the axis: the box model's residual of any cells, for the
+        # segmentation of drifting grids and the box fits
         self.cs = np.concatenate([np.zeros((1, self.y.shape[1])), np.cumsum(self.y, axis=0)])
         self.cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", self.y, self.y))])
         self.profile = profile
