@@ -341,3 +341,27 @@ def test_banded_gram_equals_the_dense_normal_matrix(kernel, rng):
         for d in range(t):  # row t-1-d of the banded form holds the d-th superdiagonal
             assert np.allclose(ab[t - 1 - d, d:], np.diagonal(full, d), atol=1e-12)
             assert np.all(ab[t - 1 - d, :d] == 0.0)
+
+
+def test_edge_following_lines_keep_the_sliver_cells_at_the_borders(rng):
+    # a drifting grid cropped so that the first and last cells are slivers (3 and 2 px
+    # of 10): the model check must see those boundaries, or the sliver's colour is
+    # fitted as part of its neighbour and the true grid looks worse than it is
+    import pixfix.grid as G
+    from pixfix.grid.edges import edge_profile, linear_features, to_features
+
+    widths = 10.0 * (1 + 0.08 * rng.standard_normal(30))
+    edges = np.concatenate([[0.0], np.cumsum(widths)])
+    colours = rng.integers(0, 256, (30, 30, 3)).astype(np.uint8)
+    idx = np.searchsorted(edges, np.arange(int(edges[-1])) + 0.5, side="right") - 1
+    img = colours[idx[:, None], idx[None, :]]
+    start, stop = int(round(edges[1])) - 3, int(round(edges[-2])) + 2
+    img = np.ascontiguousarray(img[:, start:stop])
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    data = linear_features(rgba[::4]).astype(np.float64)
+    scorer = G._Scorer(data, edge_profile(to_features(rgba), 1), ("nearest",), True, 0.5, 0.25)
+    q = float(np.mean(widths))
+    sets = scorer.line_sets(q, 3.0)
+    assert len(sets) == 2  # the uniform comb and the lines that follow the edges
+    follow = sets[1]
+    assert abs(follow[1] - 3.0) <= 1.0 and abs(follow[-2] - (stop - start - 2)) <= 1.0

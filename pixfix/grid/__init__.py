@@ -307,8 +307,10 @@ class _Scorer:
         sets = [self.uniform(q, ph, 0.0).lines]
         if self.refine and n / q >= 4:
             guide = uniform_lines(ph % q, q, n, self.min_partial)
-            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=self.min_partial,
-                              phase=ph % q)
+            # every boundary the edges show, also those of sliver cells at the borders: the
+            # model check judges the lines as the image has them (a uniform comb keeps its
+            # border lines too); slivers are dropped only from the output (_finish_axis)
+            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0, phase=ph % q)
             dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
                               values=self.values_per_line).astype(np.float64)
             widths = np.diff(dp[1:-1])
