@@ -365,3 +365,19 @@ def test_edge_following_lines_keep_the_sliver_cells_at_the_borders(rng):
     assert len(sets) == 2  # the uniform comb and the lines that follow the edges
     follow = sets[1]
     assert abs(follow[1] - 3.0) <= 1.0 and abs(follow[-2] - (stop - start - 2)) <= 1.0
+
+
+def test_polished_lines_stay_within_reach_of_where_the_edges_put_them(rng):
+    # a smooth colour gradient inside wide flat cells pulls box-model lines along it;
+    # the polish may only centre a line on its ramp, never walk it across the cell
+    from pixfix.grid.fit import polish_lines
+
+    length, rows = 200, 12
+    x = np.arange(length, dtype=np.float64)
+    y = np.repeat((40.0 * np.sin(x / 23.0) + 3.0 * x / 10.0)[:, None], rows, axis=1)
+    y += rng.normal(0.0, 0.5, y.shape)
+    cs = np.concatenate([np.zeros((1, rows)), np.cumsum(y, axis=0)])
+    cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
+    lines = np.concatenate([[0], np.arange(10, length, 20), [length]])
+    out = polish_lines(cs, cq, lines, 20.0, 0.25, reach=3)
+    assert len(out) == len(lines) and np.all(np.abs(out - lines) <= 3)

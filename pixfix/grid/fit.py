@@ -147,8 +147,10 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
                  values: int | None = None) -> np.ndarray:
     """Move every boundary to where the blocks on either side are most uniform.
 
-    Each interior line may move up to ``reach`` px; lines of one parity do not
-    interact, so they move together, then the other parity, for a few rounds
+    Each interior line may end up to ``reach`` px from where it started (over all
+    rounds: the edges placed it, the polish only centres it on its ramp; a line
+    free to walk follows colour gradients inside flat cells); lines of one parity do
+    not interact, so they move together, then the other parity, for a few rounds
     (coordinate descent on the box model's residual).  A blurred boundary ends up
     at the centre of its ramp; the number of cells does not change.  Where moving
     a line changes the residual by less than the noise (flat regions), a prior on
@@ -157,6 +159,7 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     position along the axis (``cs.shape[1]`` unless the data were compressed).
     """
     b = np.asarray(lines, np.int64).copy()
+    start = b.copy()
     n = len(b) - 1
     if n < 2:
         return b
@@ -176,6 +179,7 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
             ok = (wl >= 1) & (wr >= 1)
             ok &= ((wl >= wmin) & (wl <= wmax)) | (i[:, None] == 1)
             ok &= ((wr >= wmin) & (wr <= wmax)) | (i[:, None] == n - 1)
+            ok &= np.abs(cand - start[i][:, None]) <= reach  # tethered to where the edges put it
             ok[:, reach] = True  # staying put is always allowed
             cand = np.where(ok, cand, b[i][:, None])
             cost = box_cost(cs, cq, b[i - 1][:, None], cand) + box_cost(cs, cq, cand, b[i + 1][:, None])
