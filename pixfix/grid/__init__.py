@@ -252,8 +252,7 @@ class _Scorer:
     def __init__(self, data: np.ndarray, profile: np.ndarray, kernels: tuple[str, ...], refine: bool,
                  min_partial: float, floor: float, memo: dict | None = None, prefer: float | None = None):
         raw = axis_matrix(data)
-        self.values_per_line = raw.shape[1]
-        self.n_values = raw.size
+        self.values_per_line = raw.shape[1]  # rows x channels, before folding
         # the plain fits see the data only through the rows' inner products: a small
         # image's many rows x channels are folded into at most one column per pixel
         self.y = compress_columns(raw)
@@ -281,7 +280,7 @@ class _Scorer:
         kernels = kernels or self.kernels
         key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
         if key not in self.memo:
-            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.n_values)
+            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.raw.size)
         return self.memo[key]
 
     def censored(self, lines: np.ndarray, q: float, kernel: str) -> float:
