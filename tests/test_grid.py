@@ -381,3 +381,43 @@ def test_polished_lines_stay_within_reach_of_where_the_edges_put_them(rng):
     lines = np.concatenate([[0], np.arange(10, length, 20), [length]])
     out = polish_lines(cs, cq, lines, 20.0, 0.25, reach=3)
     assert len(out) == len(lines) and np.all(np.abs(out - lines) <= 3)
+
+
+def test_polish_tunes_locally_and_does_not_walk_to_a_finer_harmonic(rng):
+    # a 6.05-px comb a third of a cell off, on smooth (Lanczos) cells: finer grids
+    # always fit better, so a free descent walked to 4-px cells; the polish may move
+    # the end cells by half a cell at most, and here finds the offset
+    import pixfix.grid as G
+    small = rng.integers(0, 256, (40, 20, 3)).astype(np.uint8)
+    data = cv2.resize(small, (121, 40), interpolation=cv2.INTER_LANCZOS4).astype(np.float64)
+    data += rng.normal(0.0, 3.0, data.shape)
+    scorer = G._Scorer(data, np.zeros(122), ("lanczos",), False, 0.5, 0.25)
+    lines = G._lattice(6.05, 2.0, 121)
+    r, k = scorer.fit(lines, 6.05)
+    start = scorer.judge(G._Candidate(q=6.05, ph=2.0, z=1.0, lines=lines, r=r, kernel=k))
+    out = scorer.polish(start)
+    assert G._mean_cell(out.lines, out.q, 121) == pytest.approx(6.05, abs=0.05)
+    assert out.r < 0.2 * start.r  # the offset was found
+    assert abs(out.lines[2] - 121 / 20) <= 0.5  # lines on the cell boundaries (k * 6.05)
+
+
+def test_other_axis_size_is_judged_at_its_own_phase_next_to_a_tuned_comb():
+    # the square prior's refit must see a candidate at the other axis's size even when
+    # a comb near that size was tuned to another size or phase already
+    import pixfix.grid as G
+    seen = []
+    orig = G._Scorer.seed
+
+    def spy(self, q, ph, z):
+        seen.append(q)
+        return orig(self, q, ph, z)
+
+    data = np.random.default_rng(1).normal(size=(8, 120, 3))
+    prof = np.zeros(121)
+    prof[::6] = 1.0  # the edges say 6 px, the other axis says 6.2
+    G._Scorer.seed = spy
+    try:
+        G._fit_axis(data, [prof], 0.25, 1.0, 64.0, False, 0.5, extra=(6.2,), allow_native=False)
+    finally:
+        G._Scorer.seed = orig
+    assert any(abs(q - 6.2) < 1e-9 for q in seen)

@@ -375,10 +375,11 @@ class _Scorer:
 
     def polish(self, c: _Candidate, censored: bool = False) -> _Candidate:
         """Maximum-likelihood tuning of the grid's size and offset: coordinate descent
-        on the residual over stretches about the centre and shifts, halving steps.
-        ``censored``: on the residual with clipped values as bounds (the returned
-        candidate's ``r`` is then that residual), within half a cell of the start (finer
-        grids always fit better: a free walk would drift toward them)."""
+        on the residual over stretches about the centre and shifts, halving steps, within
+        half a cell of the start at either end: finer grids always fit better, so a free
+        walk from a comb at the wrong offset drifts to a finer harmonic (a 6-px comb
+        half a cell off walked to 4 px).  ``censored``: on the residual with clipped
+        values as bounds (the returned candidate's ``r`` is then that residual)."""
         n = self.length
         q = _mean_cell(c.lines, c.q, n)
         cells = max(n / q, 1.0)
@@ -394,8 +395,8 @@ class _Scorer:
         while ds > 0.02 / cells or dt > 0.05:
             moved = False
             for s2, t2 in ((s * (1 + ds), t), (s * (1 - ds), t), (s, t + dt), (s, t - dt)):
-                if censored and (abs(s2 - 1.0) * cells > 0.5 or abs(t2) > q / 2):
-                    continue  # a last tuning: the end cells move by half a cell at most
+                if abs(s2 - 1.0) * cells > 0.5 or abs(t2) > q / 2:
+                    continue  # a local tuning: the end cells move by half a cell at most
                 r2 = resid(_warp(c.lines, s2, t2, n), q * s2)
                 if r2 < best_r - 1e-9:
                     best_r, s, t, moved = r2, s2, t2, True
@@ -558,8 +559,10 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     for q, ph, z in zip(qt.tolist(), pht.tolist(), zt.tolist()):
         if not any(abs(q - c[0]) <= 0.003 * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q for c in combs):
             combs.append((q, ph, z))
-    for qe in extra:  # the other axis's size is judged even where tuning found no comb near it
-        if lo <= qe <= hi and not any(_same_size(c[0], qe) for c in combs):
+    # the other axis's size is judged at its own best phase, also where a comb of about
+    # that size was tuned already (tuning may have settled it at another size or phase)
+    for qe in extra:
+        if lo <= qe <= hi and not any(abs(c[0] - qe) <= 0.003 * qe for c in combs):
             at = []  # (contrast, phase) of the comb on each profile; the clearest one
             for prof in profiles:
                 ph = comb_phases(prof, np.array([qe]))
