@@ -150,7 +150,8 @@ def _segment_distance(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
 
 def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: float = 0.0,
                    rare_share: float = 0.002, max_colors: int | None = None,
-                   fixed: np.ndarray | None = None, chroma_weight: float = 1.0) -> Palette:
+                   fixed: np.ndarray | None = None, chroma_weight: float = 1.0,
+                   independence: float = 1.0) -> Palette:
     """Reduce colours ``rgb`` (N, 3) float/uint8 with ``weights`` (cell counts).
 
     ``chroma_weight`` < 1 measures colour distances with the chroma axes (a*, b*)
@@ -160,6 +161,9 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
     ``tau`` merge radius in Lab (0 keeps every distinct colour), ``rare_share`` clusters
     holding less than this share of cells may be folded into common neighbours,
     ``max_colors`` optional cap, ``fixed`` optional (K, 3) uint8 palette to snap to.
+    ``independence``: independent colour errors per cell (1; after JPEG, whose errors
+    are shared by the cells of a block, the cell's share of a block): a rare colour
+    that several independent estimates agree on is kept (see below).
     """
     rgb = np.asarray(rgb, np.float64).reshape(-1, 3)
     n = len(rgb)
@@ -189,7 +193,11 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
     rare = counts < rare_share * total
     common = np.flatnonzero(~rare)
     if rare.any() and len(common) and tau > 0:
-        radius = 2.0 * tau
+        # a lone estimate may stray up to twice the merge radius from its colour; the
+        # mean of n independent estimates strays about 1/sqrt(n) as far, so a rare
+        # colour that several cells agree on is a colour of its own (a sprite's eyes)
+        n_eff = np.maximum(counts * independence, 1.0)
+        radius = np.maximum(tau, 2.0 * tau / np.sqrt(n_eff))
         d_common = np.linalg.norm(centres[:, None, :] - centres[None, common, :], axis=-1)
         nearest = common[np.argmin(d_common, axis=1)]
         fold = rare & (d_common.min(axis=1) <= radius)

@@ -113,11 +113,12 @@ WIDE_RADIUS = 12.0
 
 def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = None,
                  native: bool = False, noise: float = 0.0, lossless: bool = False,
-                 compressed: bool = False) -> tuple[np.ndarray, Palette]:
+                 compressed: bool = False, cell_area: float = 1.0) -> tuple[np.ndarray, Palette]:
     """Snap every opaque cell to a palette colour; returns the image and the palette.
 
     ``compressed``: the image went through JPEG, whose chroma is unreliable, so colour
-    distances weigh chroma by :data:`JPEG_CHROMA_WEIGHT`.
+    distances weigh chroma by :data:`JPEG_CHROMA_WEIGHT`, and cells of ``cell_area``
+    px that share a chroma block share its errors.
     """
     pc = config.palette
     op = cells.rgba[..., 3] > 0
@@ -126,15 +127,17 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
         tau = 0.0
     else:
         tau = float(pc.merge) if pc.merge is not None else auto_merge_radius(cells, noise, lossless)
-    cw = JPEG_CHROMA_WEIGHT if compressed and not lossless else 1.0
-    pal, assigned = _snap(rgb, tau, pc, native, fixed, cw)
+    jpeg = compressed and not lossless
+    cw = JPEG_CHROMA_WEIGHT if jpeg else 1.0
+    indep = min(1.0, cell_area / JPEG_CHROMA_BLOCK) if jpeg else 1.0
+    pal, assigned = _snap(rgb, tau, pc, native, fixed, cw, indep)
     if tau > 0 and WASH_ROUNDS > 0 and op.sum() >= 16:
         # a slowly varying colour wash (AI renderers, uneven light) splits one colour
         # into several: model the cells as palette colour + a smooth offset field,
         # estimate the field from the residuals, remove it and cluster again
         for _ in range(WASH_ROUNDS):
             field = wash_field(cells.rgb, op, assigned, tau)
-            pal, assigned = _snap(rgb - field[op], tau, pc, native, fixed, cw)
+            pal, assigned = _snap(rgb - field[op], tau, pc, native, fixed, cw, indep)
     out = cells.rgba.copy()
     out[op, :3] = assigned
     return out, pal
@@ -144,12 +147,16 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
 #: subsampled 2x and quantised harder than lightness)
 JPEG_CHROMA_WEIGHT = 0.5
 
+#: pixels per JPEG chroma block (8 x 8 coefficients at half resolution): cells within
+#: one block share its quantisation error
+JPEG_CHROMA_BLOCK = 256.0
+
 #: rounds of wash-field estimation (0 disables it)
 WASH_ROUNDS = 2
 
 
 def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndarray],
-          chroma_weight: float = 1.0) -> tuple[Palette, np.ndarray]:
+          chroma_weight: float = 1.0, independence: float = 1.0) -> tuple[Palette, np.ndarray]:
     """Palette of the colours ``rgb`` (N, 3) and each one's palette colour (N, 3) uint8."""
     # group estimates that are equal to a fraction of the merge radius (weights = counts):
     # the clustering then runs over distinct colours, not over every cell
@@ -158,7 +165,8 @@ def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndar
     uniq, inv, cnt = np.unique(q, axis=0, return_inverse=True, return_counts=True)
     inv = inv.ravel()
     pal = reduce_palette(uniq, cnt, tau=tau, rare_share=pc.rare if not native else 0.0,
-                         max_colors=pc.colors, fixed=fixed, chroma_weight=chroma_weight)
+                         max_colors=pc.colors, fixed=fixed, chroma_weight=chroma_weight,
+                         independence=independence)
     return pal, pal.colors[pal.labels[inv]]
 
 
@@ -263,7 +271,8 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
         return Restored(None, grid, cells, None, times)
     t = time.perf_counter()
     image, pal = reduce_cells(cells, config, fixed_palette, native=grid.native, noise=grid.sigma,
-                              lossless=grid.lossless, compressed=grid.jpeg if compressed is None else compressed)
+                              lossless=grid.lossless, compressed=grid.jpeg if compressed is None else compressed,
+                              cell_area=grid.x.cell * grid.y.cell)
     # the backdrop is the palette entry that dominates the border, with every cell
     # within the tolerance (ringing and JPEG leave it uneven beside the sprite)
     bgc = config.background

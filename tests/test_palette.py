@@ -107,3 +107,19 @@ def test_merge_close_joins_the_closest_pairs_first_like_a_full_search(rng):
         labels[:k] = np.arange(k)
         tau = float(rng.uniform(0.5, 20))
         assert np.array_equal(merge_close(lab, w, labels, tau), reference(lab, w, labels, tau))
+
+
+def test_rare_colour_that_several_cells_agree_on_is_kept():
+    # a sprite's eyes: 6 orange cells among 2000, 10 Lab units from the commonest red
+    # (merge radius 6). One stray estimate that far off is noise and folds into the
+    # red; six independent estimates that agree are a colour of their own; after JPEG
+    # (errors shared by the cells of a block: 16 cells of 4x4 px per 16x16 chroma block)
+    # they count as one estimate and fold
+    red, orange, dark = [203, 65, 39], [212, 80, 28], [25, 5, 10]
+    rgb = np.array([red, dark, orange], np.float64)
+    many = reduce_palette(rgb, np.array([1000.0, 994.0, 6.0]), tau=6.0, rare_share=0.004)
+    assert len(many.colors) == 3
+    lone = reduce_palette(rgb, np.array([1000.0, 999.0, 1.0]), tau=6.0, rare_share=0.004)
+    assert len(lone.colors) == 2
+    shared = reduce_palette(rgb, np.array([1000.0, 994.0, 6.0]), tau=6.0, rare_share=0.004, independence=1 / 16)
+    assert len(shared.colors) == 2
