@@ -421,3 +421,20 @@ def test_other_axis_size_is_judged_at_its_own_phase_next_to_a_tuned_comb():
     finally:
         G._Scorer.seed = orig
     assert any(abs(q - 6.2) < 1e-9 for q in seen)
+
+
+def test_confidence_counts_only_grids_with_other_cell_counts_as_rivals():
+    # a drifting grid's near copy (37.6 px for 36.8 px: 27.2 cells for 27.8 on 1024 px)
+    # is the same cells, not a rival; the next hypothesis (12 px) sets the margin
+    import pixfix.grid as G
+    length = 1024
+
+    def cand(q, score):
+        lines = G._lattice(q, 0.0, length)
+        return G._Candidate(q=q, ph=0.0, z=1.0, lines=lines, r=1.0, kernel="nearest", score=score)
+
+    best, copy_, other = cand(36.8, 5.4), cand(37.56, 5.2), cand(12.0, 4.4)
+    scorer = G._Scorer(np.zeros((2, length, 3)), np.zeros(length + 1), ("nearest",), False, 0.5, 0.25)
+    fit = G._finish_axis(scorer, best, [best, copy_, other], np.zeros((2, length, 3)), 0.25, length, 0.5,
+                         False, 1.0, [])
+    assert fit.margin == pytest.approx(0.5)

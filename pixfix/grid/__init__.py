@@ -610,7 +610,9 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
                 k=c.kernel, score=c.score, var=var) for c, qc in zip(judged, sizes)]
     cands_out = [(float(qc), float(c.score)) for c, qc in zip(judged, sizes)]
     q = _mean_cell(best.lines, best.q, length)
-    rivals = [c.score for c, qc in zip(judged[1:], sizes[1:]) if abs(qc - q) > 0.02 * q]
+    # a rival is another hypothesis: a grid with a different number of cells (a drifting
+    # grid's near copies, a few per cent off in mean size, are the same cells)
+    rivals = [c.score for c, qc in zip(judged[1:], sizes[1:]) if abs(length / qc - length / q) >= 1.0]
     margin = float(np.clip((best.score - max(rivals)) / 2.0, 0.0, 1.0)) if rivals else 1.0
     if allow_native and min_cell <= 1.0:
         # the native hypothesis (cells of 1 px) fits exactly; it wins when coarsening
