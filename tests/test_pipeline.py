@@ -148,3 +148,27 @@ def test_ringing_jpeg_icon_restores_flat_colours():
     ring = np.ones((14, 14), bool)
     ring[3:11, 3:11] = False
     assert not op[ring].any()                   # the whole backdrop went, no halo
+
+
+def test_smooth_upscale_with_transparency_keeps_binary_alpha_and_its_palette(rng):
+    # a cubic upscale (premultiplied, as image editors do) of a sprite on transparency:
+    # the inner samples of edge cells carry the kernel's alpha ramp, and deconvolution
+    # rounds one colour to neighbouring values; the sprite's alpha is binary and its
+    # colours few, and so must the output's be
+    import cv2
+    sprite = random_sprite(rng, 16, 16, 4)
+    sprite[:3] = 0
+    sprite[:, :2] = 0  # a transparent margin: edges against transparency
+    f = sprite.astype(np.float32)
+    f[..., :3] *= f[..., 3:4] / 255.0
+    big = cv2.resize(f, (int(16 * 7.3), int(16 * 7.3)), interpolation=cv2.INTER_CUBIC)
+    a = np.clip(big[..., 3:4], 1e-3, 255)
+    big[..., :3] = np.where(a > 1, big[..., :3] * 255.0 / a, 0)
+    img = np.clip(np.round(big), 0, 255).astype(np.uint8)
+    res = restore(img)
+    assert res.image.shape[:2] == (16, 16)
+    alpha = res.image[..., 3]
+    assert np.isin(alpha, [0, 255]).mean() >= 0.98
+    opaque = res.image[alpha > 0, :3]
+    n_truth = len(np.unique(sprite[sprite[..., 3] > 0, :3], axis=0))
+    assert len(np.unique(opaque, axis=0)) <= n_truth + 2
