@@ -228,6 +228,8 @@ SQUARE_PRIOR = 1.5
 PREFER_BONUS = 1e3
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
+#: cells the polish may move the end lines by (stretch) and the grid by (shift)
+POLISH_REACH = 0.5
 #: the chosen grid is tuned once more on the censored residual (clipped values as bounds)
 CENSORED_POLISH = True
 
@@ -395,7 +397,7 @@ class _Scorer:
         while ds > 0.02 / cells or dt > 0.05:
             moved = False
             for s2, t2 in ((s * (1 + ds), t), (s * (1 - ds), t), (s, t + dt), (s, t - dt)):
-                if abs(s2 - 1.0) * cells > 0.5 or abs(t2) > q / 2:
+                if abs(s2 - 1.0) * cells > POLISH_REACH or abs(t2) > POLISH_REACH * q:
                     continue  # a local tuning: the end cells move by half a cell at most
                 r2 = resid(_warp(c.lines, s2, t2, n), q * s2)
                 if r2 < best_r - 1e-9:
