@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
-from .grid.model import KERNELS
+from .grid.model import CLIP_MARGIN, KERNELS
 from .grid.period import phase as comb_phase
 from .palette import Palette, leader_clusters, reduce_palette, to_lab, weighted_means
 from .sample import Cells, choose_kernel, model_cells, sample_cells
@@ -155,10 +155,6 @@ def reduce_cells(cells: Cells, config: Config, fixed: Optional[np.ndarray] = Non
 #: subsampled 2x and quantised harder than lightness)
 JPEG_CHROMA_WEIGHT = 0.5
 
-#: alpha levels below full opacity still taken as opaque (the clipping margin of the
-#: grid's model: a kernel's ringing and 8-bit rounding stay within it)
-ALPHA_SNAP = 8
-
 #: pixels per JPEG chroma block (8 x 8 coefficients at half resolution): cells within
 #: one block share its quantisation error
 JPEG_CHROMA_BLOCK = 256.0
@@ -283,10 +279,10 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
             cells.rgba[..., 3] = np.where(vis, np.clip(np.round(fit[..., 3]), 1, 255), 0).astype(np.uint8)
             cells.kernel = kernel
     if not grid.lossless:
-        # an alpha within rounding and ringing of opaque is opaque: a resampled sprite's
-        # binary alpha does not come out as a ragged 247..254 edge (native art and clean
-        # upscales keep their exact values)
-        cells.rgba[..., 3][cells.rgba[..., 3] >= 255 - ALPHA_SNAP] = 255
+        # an alpha within the models' clipping margin of opaque (ringing and rounding stay
+        # within it) is opaque: a resampled sprite's binary alpha does not come out as a
+        # ragged 247..254 edge (native art and clean upscales keep their exact values)
+        cells.rgba[..., 3][cells.rgba[..., 3] >= 255 - CLIP_MARGIN] = 255
     times["sample"] = time.perf_counter() - t
     if stop_after == "sample":
         return Restored(None, grid, cells, None, times)

@@ -216,6 +216,8 @@ MAX_CANDIDATES = 1000
 #: proposals closer than this (relative) are one candidate; a fractional upscale needs
 #: its size to about 1/n_cells, and sub-pixel tuning only climbs to the nearest comb peak
 DEDUPE = 0.005
+#: tuned combs whose sizes differ by less than this (relative) are one comb
+SAME_COMB = 0.003
 #: strongest other combs judged (as boxes) for the margin of an exact fit
 QUICK_RIVALS = 6
 #: cell sizes of the two axes within this (log ratio) count as square: a resize to a
@@ -559,12 +561,13 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             zt[sel] = np.maximum(zt[sel], comb_contrasts(prof, qt[sel], pht[sel]))
     combs: list[tuple[float, float, float]] = []
     for q, ph, z in zip(qt.tolist(), pht.tolist(), zt.tolist()):
-        if not any(abs(q - c[0]) <= 0.003 * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q for c in combs):
+        if not any(abs(q - c[0]) <= SAME_COMB * q and abs((ph - c[1] + q / 2) % q - q / 2) <= 0.05 * q
+                   for c in combs):
             combs.append((q, ph, z))
     # the other axis's size is judged at its own best phase, also where a comb of about
     # that size was tuned already (tuning may have settled it at another size or phase)
     for qe in extra:
-        if lo <= qe <= hi and not any(abs(c[0] - qe) <= 0.003 * qe for c in combs):
+        if lo <= qe <= hi and not any(abs(c[0] - qe) <= SAME_COMB * qe for c in combs):
             at = []  # (contrast, phase) of the comb on each profile; the clearest one
             for prof in profiles:
                 ph = comb_phases(prof, np.array([qe]))
