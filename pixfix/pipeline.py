@@ -203,7 +203,8 @@ def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0, loss
     ``transparent`` always does this; ``auto`` only for degraded images (not
     ``lossless`` ones: native art and clean upscales keep their backdrop) with no
     transparency yet whose border is mostly (>= 60 %) that colour: the flat backdrop
-    a renderer or a JPEG export put behind a sprite.
+    a renderer or a JPEG export put behind a sprite, and only when something stays
+    in front of it (a one-colour image keeps its colour).
     """
     if mode == "keep" or image.size == 0 or (mode == "auto" and lossless):
         return image
@@ -225,8 +226,11 @@ def remove_background(image: np.ndarray, mode: str, tolerance: float = 8.0, loss
         return image
     n, lab_ids = cv2.connectedComponents(close.astype(np.uint8), connectivity=4)
     touching = np.unique(lab_ids[border & close])
+    gone = np.isin(lab_ids, touching[touching > 0])
+    if mode == "auto" and gone.sum() == (alpha > 0).sum():
+        return image  # all of it is "backdrop": there is no sprite in front of it to keep
     out = image.copy()
-    out[np.isin(lab_ids, touching[touching > 0])] = 0
+    out[gone] = 0
     return out
 
 

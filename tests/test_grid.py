@@ -438,3 +438,24 @@ def test_confidence_counts_only_grids_with_other_cell_counts_as_rivals():
     fit = G._finish_axis(scorer, best, [best, copy_, other], np.zeros((2, length, 3)), 0.25, length, 0.5,
                          False, 1.0, [])
     assert fit.margin == pytest.approx(0.5)
+
+
+def test_clipped_noise_is_not_taken_for_exact_repeats(rng):
+    # noise on black is clipped to exactly 0 in many pixels: those repeats say nothing
+    # about losslessly stored art, the noisy rest of the image repeats almost never
+    from pixfix.grid.edges import exact_repeats
+
+    img = np.zeros((128, 128, 4), np.float64)
+    img[..., :3] = rng.normal(-1, 9, (128, 128, 3))
+    img[..., 3] = 255
+    noisy = np.clip(img, 0, 255).astype(np.uint8)
+    v = noisy.view(np.uint32)[..., 0]
+    assert (v[:, 1:] == v[:, :-1]).mean() > 0.02  # many clipped pixel pairs repeat exactly
+    assert exact_repeats(noisy) < 0.01  # (native needs 0.02)
+    # native art keeps its repeats, also when drawn in 0 / 255 values alone
+    art = upscale(random_sprite(rng, 16, 16, 4), 1)
+    assert exact_repeats(art) > 0.1
+    bw = np.where(rng.random((32, 32, 1)) < 0.5, 0, 255).repeat(4, axis=2).astype(np.uint8)
+    bw[..., 3] = 255
+    assert exact_repeats(bw) > 0.3
+

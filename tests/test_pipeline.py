@@ -74,6 +74,14 @@ def test_background_auto_makes_backdrop_transparent():
     assert np.array_equal(remove_background(img, "keep"), img)
 
 
+def test_background_auto_keeps_a_one_colour_image():
+    # nothing stands in front of a uniform image: "auto" must not erase all of it
+    img = np.zeros((8, 8, 4), np.uint8)
+    img[..., 3] = 255
+    assert np.array_equal(remove_background(img, "auto"), img)
+    assert (remove_background(img, "transparent")[..., 3] == 0).all()  # asked for: done
+
+
 def test_stop_after_grid():
     res = restore(upscale(smiley(), 4), stop_after="grid")
     assert res.image is None and res.cells is None and res.grid.shape == (12, 12)

@@ -209,15 +209,28 @@ def linear_features(rgba: np.ndarray) -> np.ndarray:
     return f
 
 
+#: below this share of pairs with a value inside the range, exact repeats are counted
+#: over all pairs (:func:`exact_repeats`)
+MIN_INNER_PAIRS = 0.05
+
+
 def exact_repeats(rgba: np.ndarray) -> float:
     """Share of horizontally neighbouring pixels with exactly the same RGBA value.
 
     Clean pixel art (native or upscaled, losslessly stored) repeats values all
-    the time; sensor noise, JPEG and blur make exact repeats rare.
+    the time; sensor noise, JPEG and blur make exact repeats rare.  Except at the
+    ends of the range: noise on a black or white area is clipped to exactly 0 or
+    255, so pairs of pixels whose every channel is 0 or 255 are left out of the
+    count, unless nearly all pairs are such (art drawn in those colours alone).
     """
     if rgba.shape[1] < 2:
         return 1.0
     step = max(1, rgba.shape[0] * rgba.shape[1] // 200_000)
-    v = rgba[::step].view(np.uint32)[..., 0] if rgba.flags["C_CONTIGUOUS"] else \
-        np.ascontiguousarray(rgba[::step]).view(np.uint32)[..., 0]
-    return float((v[:, 1:] == v[:, :-1]).mean())
+    px = np.ascontiguousarray(rgba[::step])
+    v = px.view(np.uint32)[..., 0]
+    same = v[:, 1:] == v[:, :-1]
+    extreme = np.all((px == 0) | (px == 255), axis=2)[:, 1:]
+    inner = ~extreme
+    if inner.mean() < MIN_INNER_PAIRS:
+        return float(same.mean())
+    return float(same[inner].mean())
