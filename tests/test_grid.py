@@ -264,7 +264,9 @@ def test_boundary_dp_loop_equals_the_block_version(rng):
         length, p = int(rng.integers(5, 200)), float(rng.uniform(1.5, 30.0))
         dmin, dmax = max(1, int(np.floor(0.65 * p))), max(1, int(np.ceil(1.35 * p)))
         ds = np.arange(dmin, dmax + 1)
-        pen = 0.5 * ((ds - p) / max(0.12 * p, 0.75)) ** 2
+        # the expected width may change along the axis (drifting grids): one row per position
+        width = p * (1 + 0.1 * np.sin(np.arange(length + 1) / 7.0)) if trial % 3 else np.full(length + 1, p)
+        pen = 0.5 * ((ds[None, :] - width[:, None]) / max(0.12 * p, 0.75)) ** 2
         s = np.clip(rng.normal(0, 1, length + 1), -0.5, 2.0)
         if trial % 2:
             s = np.round(s * 2) / 2  # ties must break the same way
@@ -459,3 +461,24 @@ def test_clipped_noise_is_not_taken_for_exact_repeats(rng):
     bw[..., 3] = 255
     assert exact_repeats(bw) > 0.3
 
+
+@pytest.mark.parametrize("cell", [5.4, 8.0, 12.0, 20.0])
+def test_drifting_lines_keep_the_local_count_where_edges_are_silent(cell):
+    # cells drift slowly (+-6 %); where they are narrowest, ten cells show no edges
+    # between them: the mean size puts 9 there, the cells around them say 10
+    n = 60
+    w = cell * (1 + 0.06 * np.sin(np.linspace(0, 2 * np.pi, n)))
+    e = np.cumsum(w)
+    b = np.round(e[:-1]).astype(int)
+    length = int(round(e[-1]))
+    prof = np.zeros(length + 1)
+    prof[b] = 1.0
+    k = int(np.argmin(w[8:-8])) + 8
+    prof[b[k - 5:k + 5]] = 0.0
+    p = length / n
+    guide = uniform_lines(0.0, p, length, 0.0)
+    plain = refine_lines(prof, p, guide, jitter=0.12, spread=0.35, min_partial=0.0, phase=0.0)
+    drift = refine_lines(prof, p, guide, jitter=0.12, spread=0.35, min_partial=0.0, phase=0.0, after=plain)
+    lo, hi = b[k - 6], b[k + 5]
+    assert ((drift > lo) & (drift < hi)).sum() == ((b > lo) & (b < hi)).sum() == 10
+    assert len(drift) - 2 == len(b)

@@ -232,6 +232,8 @@ PREFER_BONUS = 1e3
 POLISH_TOP = 3
 #: cells the polish may move the end lines by (stretch) and the grid by (shift)
 POLISH_REACH = 0.5
+#: edge-following lines are also placed expecting the local cell width (:func:`.fit.refine_lines`)
+DRIFT = True
 #: the chosen grid is tuned once more on the censored residual (clipped values as bounds)
 CENSORED_POLISH = True
 
@@ -313,14 +315,22 @@ class _Scorer:
             # every boundary the edges show, also those of sliver cells at the borders: the
             # model check judges the lines as the image has them (a uniform comb keeps its
             # border lines too); slivers are dropped only from the output (_finish_axis)
-            dp = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0, phase=ph % q)
-            dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
-                              values=self.values_per_line).astype(np.float64)
-            widths = np.diff(dp[1:-1])
-            # drift is slow and cells stay alike; lines that skip weak boundaries to sit
-            # only on strong edges are a different (irregular) model, not a drifting grid
-            if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths):
-                sets.append(dp)
+            # free lines expecting the mean cell width, then expecting the local width those
+            # lines show (cells drift slowly); the residual chooses, the drifting set on a tie
+            plain = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0, phase=ph % q)
+            found = [plain]
+            if DRIFT:
+                found.insert(0, refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0,
+                                             phase=ph % q, after=plain))
+            for dp in found:
+                dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
+                                  values=self.values_per_line).astype(np.float64)
+                widths = np.diff(dp[1:-1])
+                # drift is slow and cells stay alike; lines that skip weak boundaries to sit
+                # only on strong edges are a different (irregular) model, not a drifting grid
+                if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths) and \
+                        not any(len(d) == len(dp) and np.array_equal(d, dp) for d in sets):
+                    sets.append(dp)
         return sets
 
     def seed(self, q: float, ph: float, z: float) -> _Candidate:

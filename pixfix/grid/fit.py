@@ -43,7 +43,7 @@ ANCHOR_K = 0.3
 
 def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float = 0.2,
                  stiffness: float = 1.0, spread: float = 0.4, min_partial: float = 0.5,
-                 phase: float | None = None, anchor: float = 0.3) -> np.ndarray:
+                 phase: float | None = None, anchor: float = 0.3, after: np.ndarray | None = None) -> np.ndarray:
     """Boundaries (pixel-edge coordinates, with the image borders) following the edges.
 
     ``profile`` has length L+1 (see :func:`pixfix.grid.edges.edge_profiles`), ``p`` is
@@ -57,21 +57,34 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
     each line also pays for its distance to the nearest line of the uniform comb
     (``phase``, ``p``), capped at ``anchor`` (below a real edge's score of 1): flat
     regions keep the comb's count, real edges still win.
+
+    ``after``: boundaries of a first pass; the expected width is then the local one,
+    as that pass's lines on real edges show it (:func:`local_widths`), and the anchor a
+    comb that drifts with it: AI cells drift slowly, so the count in a run without
+    edges follows the cells around it, not the image's mean size.
     """
     length = len(profile) - 1
-    s = normalised_strength(profile, guide)
-    if phase is not None and anchor > 0:
-        m = (np.arange(length + 1) - phase) % p
-        dist = np.minimum(m, p - m)
-        s = s - np.minimum(ANCHOR_K * dist ** 2, anchor)
+    strength = normalised_strength(profile, guide)
     dmin = max(1, int(np.floor((1 - spread) * p)))
     dmax = max(dmin, int(np.ceil((1 + spread) * p)))
     if length < 2 * dmin:
         return finish_lines(guide[1:-1], p, length, min_partial)
+    x = np.arange(length + 1, dtype=np.float64)
+    if after is None:
+        width = np.full(length + 1, float(p))
+        index = (x - phase) / p if phase is not None else None
+    else:
+        inner = np.asarray(after, np.int64)
+        width, index = local_widths(inner[(inner > 0) & (inner < length)], strength, p, length)
+    s = strength
+    if index is not None and anchor > 0:
+        frac = index - np.round(index)
+        s = s - np.minimum(ANCHOR_K * (frac * width) ** 2, anchor)
     ds = np.arange(dmin, dmax + 1)
     sd = max(jitter * p, 0.75)  # integer positions: spacings wobble by a pixel anyway
-    pen = stiffness * 0.5 * ((ds - p) / sd) ** 2
-
+    # the expected width of a cell ending at b: the (local) width at its centre
+    at = np.clip(x[:, None] - ds[None, :] / 2.0, 0, length).astype(np.int64)
+    pen = stiffness * 0.5 * ((ds[None, :] - width[at]) / sd) ** 2   # (L+1, spacings)
     if dmin <= SCALAR_DP_BELOW:
         score, back = _dp_scalar(s, length, dmin, dmax, pen)
     else:
@@ -85,6 +98,36 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
     return finish_lines(np.array(path[::-1], np.int64), p, length, min_partial)
 
 
+#: cells (Gaussian sd, in cells) over which the local width of a drifting grid is averaged
+DRIFT_WINDOW = 4.0
+#: weight of the mean cell size in each local average (cells' worth): where no boundary
+#: shows an edge nearby, the local width is the mean one
+DRIFT_PRIOR = 1.0
+
+
+def local_widths(lines: np.ndarray, strength: np.ndarray, p: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local cell width at every position 0..length and the cell index of a comb drifting
+    with it, from boundaries ``lines`` (interior, increasing): widths of cells whose
+    both boundaries sit on edges (``strength``, 1 = a typical boundary) averaged over
+    :data:`DRIFT_WINDOW` cells, shrunk to ``p`` by :data:`DRIFT_PRIOR`; the index is
+    the integral of 1 / width, phased to the lines (circular mean)."""
+    x = np.arange(length + 1, dtype=np.float64)
+    inner = np.asarray(lines, np.int64)
+    if len(inner) < 3:
+        return np.full(length + 1, float(p)), None
+    w = np.diff(inner).astype(np.float64)
+    centre = 0.5 * (inner[1:] + inner[:-1])
+    sure = np.clip(np.minimum(strength[inner[1:]], strength[inner[:-1]]), 0.0, 1.0)
+    k = np.arange(len(w))
+    g = np.exp(-0.5 * ((k[:, None] - k[None, :]) / DRIFT_WINDOW) ** 2) * sure[None, :]
+    local = (g @ w + DRIFT_PRIOR * p) / (g.sum(axis=1) + DRIFT_PRIOR)
+    width = np.interp(x, centre, local)
+    index = np.concatenate([[0.0], np.cumsum(1.0 / width[:-1])])
+    ang = 2 * np.pi * index[inner]
+    index -= np.arctan2(np.sin(ang).mean(), np.cos(ang).mean()) / (2 * np.pi)
+    return width, index
+
+
 #: up to this smallest spacing (px) the DP runs as a plain loop: numpy's per-call cost
 #: outweighs the work in blocks this short (measured: 20x faster at 1-2 px, equal near 12)
 SCALAR_DP_BELOW = 12
@@ -96,9 +139,10 @@ def _dp_scalar(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarray
     sc = [neg] * (length + 1)
     bk = [-1] * (length + 1)
     sl = s.tolist()
-    pl = pen.tolist()
+    pen_rows = pen.tolist()
     for b in range(1, length):
         best, arg = neg, -1
+        pl = pen_rows[b]
         for i, d in enumerate(range(dmin, dmax + 1)):
             prev = b - d
             v = sc[prev] - pl[i] if prev >= 1 else neg
@@ -123,7 +167,7 @@ def _dp_blocks(s: np.ndarray, length: int, dmin: int, dmax: int, ds: np.ndarray,
         blk = np.arange(b0, min(b0 + dmin, length))
         prev = blk[:, None] - ds[None, :]
         ok = prev >= 1
-        cand = np.where(ok, score[np.maximum(prev, 0)] - pen[None, :], neg)
+        cand = np.where(ok, score[np.maximum(prev, 0)] - pen[blk], neg)
         j = np.argmax(cand, axis=1)
         best = cand[np.arange(len(blk)), j]
         start = np.where(blk <= dmax, 0.0, neg)  # first line: a partial cell from the border
