@@ -322,8 +322,10 @@ class _Scorer:
             plain = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0, phase=ph % q)
             found = [plain]
             if DRIFT:
-                found.insert(0, refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0,
-                                             phase=ph % q, after=plain))
+                drifting = refine_lines(self.profile, q, guide, jitter=0.12, spread=0.35, min_partial=0.0,
+                                        phase=ph % q, after=plain)
+                if not np.array_equal(drifting, plain):
+                    found.insert(0, drifting)
             for dp in found:
                 dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
                                   values=self.values_per_line).astype(np.float64)

@@ -61,7 +61,8 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
     ``after``: boundaries of a first pass; the expected width is then the local one,
     as that pass's lines on real edges show it (:func:`local_widths`), and the anchor a
     comb that drifts with it: AI cells drift slowly, so the count in a run without
-    edges follows the cells around it, not the image's mean size.
+    edges follows the cells around it, not the image's mean size.  Those lines come
+    back unchanged when that comb never strays :data:`DRIFT_MIN` from the uniform one.
     """
     length = len(profile) - 1
     strength = normalised_strength(profile, guide)
@@ -75,7 +76,16 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
         index = (x - phase) / p if phase is not None else None
     else:
         inner = np.asarray(after, np.int64)
-        width, index = local_widths(inner[(inner > 0) & (inner < length)], strength, p, length)
+        inner = inner[(inner > 0) & (inner < length)]
+        width, index = local_widths(inner, strength, p, length)
+        if index is None:
+            return finish_lines(inner, p, length, min_partial)
+        if phase is not None:
+            # a comb drifting less than a fraction of a cell from the uniform one over the
+            # whole axis puts every run's count where the first pass put it: nothing to redo
+            d = index - (x - phase) / p
+            if float(np.max(np.abs(d - np.round(np.median(d))))) < DRIFT_MIN:
+                return finish_lines(inner, p, length, min_partial)
     s = strength
     if index is not None and anchor > 0:
         frac = index - np.round(index)
@@ -103,6 +113,8 @@ DRIFT_WINDOW = 4.0
 #: weight of the mean cell size in each local average (cells' worth): where no boundary
 #: shows an edge nearby, the local width is the mean one
 DRIFT_PRIOR = 1.0
+#: a local comb that strays less than this (cells) from the uniform one is the uniform one
+DRIFT_MIN = 0.1
 
 
 def local_widths(lines: np.ndarray, strength: np.ndarray, p: float, length: int) -> tuple[np.ndarray, np.ndarray]:
