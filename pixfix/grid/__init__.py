@@ -333,7 +333,7 @@ class _Scorer:
                 # drift is slow and cells stay alike; lines that skip weak boundaries to sit
                 # only on strong edges are a different (irregular) model, not a drifting grid
                 if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths) and \
-                        not any(len(d) == len(dp) and np.array_equal(d, dp) for d in sets):
+                        not any(np.array_equal(d, dp) for d in sets):
                     sets.append(dp)
         return sets
 

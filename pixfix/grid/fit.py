@@ -92,9 +92,11 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
         s = s - np.minimum(ANCHOR_K * (frac * width) ** 2, anchor)
     ds = np.arange(dmin, dmax + 1)
     sd = max(jitter * p, 0.75)  # integer positions: spacings wobble by a pixel anyway
-    # the expected width of a cell ending at b: the (local) width at its centre
-    at = np.clip(x[:, None] - ds[None, :] / 2.0, 0, length).astype(np.int64)
-    pen = stiffness * 0.5 * ((ds[None, :] - width[at]) / sd) ** 2   # (L+1, spacings)
+    if after is None:  # one expected width everywhere: one row of penalties
+        pen = stiffness * 0.5 * ((ds - p) / sd) ** 2
+    else:  # the expected width of a cell ending at b: the local width at its centre
+        at = np.clip(x[:, None] - ds[None, :] / 2.0, 0, length).astype(np.int64)
+        pen = stiffness * 0.5 * ((ds[None, :] - width[at]) / sd) ** 2   # (L+1, spacings)
     if dmin <= SCALAR_DP_BELOW:
         score, back = _dp_scalar(s, length, dmin, dmax, pen)
     else:
@@ -117,12 +119,14 @@ DRIFT_PRIOR = 1.0
 DRIFT_MIN = 0.1
 
 
-def local_widths(lines: np.ndarray, strength: np.ndarray, p: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+def local_widths(lines: np.ndarray, strength: np.ndarray, p: float,
+                 length: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Local cell width at every position 0..length and the cell index of a comb drifting
     with it, from boundaries ``lines`` (interior, increasing): widths of cells whose
     both boundaries sit on edges (``strength``, 1 = a typical boundary) averaged over
     :data:`DRIFT_WINDOW` cells, shrunk to ``p`` by :data:`DRIFT_PRIOR`; the index is
-    the integral of 1 / width, phased to the lines (circular mean)."""
+    the integral of 1 / width, phased to the lines (circular mean); ``None`` for fewer
+    than three lines."""
     x = np.arange(length + 1, dtype=np.float64)
     inner = np.asarray(lines, np.int64)
     if len(inner) < 3:
@@ -151,10 +155,12 @@ def _dp_scalar(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarray
     sc = [neg] * (length + 1)
     bk = [-1] * (length + 1)
     sl = s.tolist()
-    pen_rows = pen.tolist()
+    rows = pen.tolist() if pen.ndim == 2 else None
+    pl = pen.tolist() if rows is None else []
     for b in range(1, length):
         best, arg = neg, -1
-        pl = pen_rows[b]
+        if rows is not None:
+            pl = rows[b]
         for i, d in enumerate(range(dmin, dmax + 1)):
             prev = b - d
             v = sc[prev] - pl[i] if prev >= 1 else neg
@@ -171,7 +177,9 @@ def _dp_scalar(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarray
 def _dp_blocks(s: np.ndarray, length: int, dmin: int, dmax: int, ds: np.ndarray,
                pen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best path scores and back-pointers of the boundary DP: spacings are at least
-    ``dmin``, so each block of ``dmin`` positions depends only on earlier blocks."""
+    ``dmin``, so each block of ``dmin`` positions depends only on earlier blocks.
+    ``pen``: the cost of each spacing ``ds`` (one row), or one row per position (L+1, n)
+    when the expected width changes along the axis."""
     neg = -1e18
     score = np.full(length + 1, neg)
     back = np.full(length + 1, -1, np.int64)
@@ -179,7 +187,7 @@ def _dp_blocks(s: np.ndarray, length: int, dmin: int, dmax: int, ds: np.ndarray,
         blk = np.arange(b0, min(b0 + dmin, length))
         prev = blk[:, None] - ds[None, :]
         ok = prev >= 1
-        cand = np.where(ok, score[np.maximum(prev, 0)] - pen[blk], neg)
+        cand = np.where(ok, score[np.maximum(prev, 0)] - (pen[blk] if pen.ndim == 2 else pen[None, :]), neg)
         j = np.argmax(cand, axis=1)
         best = cand[np.arange(len(blk)), j]
         start = np.where(blk <= dmax, 0.0, neg)  # first line: a partial cell from the border
