@@ -259,7 +259,8 @@ def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, ex
 
 
 def test_boundary_dp_loop_equals_the_block_version(rng):
-    from pixfix.grid.fit import _dp_blocks, _dp_scalar
+    from pixfix.grid._jit import boundary_dp
+    from pixfix.grid.fit import _dp_blocks
     for trial in range(60):
         length, p = int(rng.integers(5, 200)), float(rng.uniform(1.5, 30.0))
         dmin, dmax = max(1, int(np.floor(0.65 * p))), max(1, int(np.ceil(1.35 * p)))
@@ -270,9 +271,51 @@ def test_boundary_dp_loop_equals_the_block_version(rng):
         s = np.clip(rng.normal(0, 1, length + 1), -0.5, 2.0)
         if trial % 2:
             s = np.round(s * 2) / 2  # ties must break the same way
-        (sa, ba), (sb, bb) = _dp_scalar(s, length, dmin, dmax, pen), _dp_blocks(s, length, dmin, dmax, ds, pen)
+        sa, ba = boundary_dp(s, length, dmin, dmax, np.ascontiguousarray(pen), True)
+        sb, bb = _dp_blocks(s, length, dmin, dmax, ds, pen)
         assert np.array_equal(ba, bb)
         assert np.allclose(sa, sb)
+
+
+def test_compiled_line_polish_equals_the_numpy_version(rng):
+    from pixfix.grid.fit import _polish_lines_numpy, polish_lines
+
+    for trial in range(80):
+        length, m, q = int(rng.integers(12, 300)), int(rng.integers(1, 10)), float(rng.uniform(2.0, 25.0))
+        # blocks with blurred, jittered boundaries plus noise; lines started a little off
+        edges = np.cumsum(q * (1 + 0.15 * rng.standard_normal(int(length / q) + 3)))
+        idx = np.searchsorted(edges, np.arange(length) + 0.5)
+        y = rng.normal(0, 40, (len(edges) + 1, m))[idx] + rng.normal(0, 3, (length, m))
+        cs = np.concatenate([np.zeros((1, m)), np.cumsum(y, axis=0)])
+        cq = np.concatenate([[0.0], np.cumsum((y * y).sum(axis=1))])
+        inner = np.round(edges[edges < length - 1] + rng.integers(-2, 3, size=int((edges < length - 1).sum())))
+        inner = np.unique(inner[(inner > 0) & (inner < length)]).astype(np.int64)
+        lines = np.concatenate([[0], inner, [length]]).astype(np.int64)
+        reach = int(rng.integers(1, 4))
+        args = (cs, cq, lines, q, float(rng.uniform(0.1, 20.0)))
+        if trial % 3 == 0:  # ties: integer data, no prior worth anything
+            cs, cq = np.round(cs), np.round(cq)
+            args = (cs, cq, lines, q, 0.0)
+        want = _polish_lines_numpy(*args, reach=reach, values=m)
+        got = polish_lines(*args, reach=reach, values=m)
+        assert np.array_equal(got, want)
+
+
+def test_compiled_comb_refinement_equals_the_numpy_version(rng):
+    from pixfix.grid.period import _refine_comb_numpy, refine_comb
+
+    for _ in range(300):
+        length, q = int(rng.integers(3, 400)), float(rng.uniform(2.0, 30.0))
+        prof = np.abs(rng.normal(0, 1, length + 1))
+        ph0 = float(rng.uniform(0, q))
+        teeth = np.arange(ph0, length, q * (1 + 0.02 * rng.standard_normal()))
+        prof[np.clip(np.round(teeth).astype(int), 0, length)] += rng.uniform(0, 6, len(teeth))
+        if rng.random() < 0.3:
+            prof = np.round(prof)  # plateaus: ties between neighbouring positions
+        start = (q * float(rng.uniform(0.9, 1.1)), float(rng.uniform(0, q)))
+        want, got = _refine_comb_numpy(prof, *start), refine_comb(prof, *start)
+        assert got[2] == want[2]
+        assert np.allclose(got[:2], want[:2], rtol=1e-12, atol=1e-12)
 
 
 def test_box_residual_from_cumulative_sums_equals_the_fit(rng):

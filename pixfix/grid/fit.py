@@ -9,15 +9,14 @@ the boundary positions ``b_1 < b_2 < ...`` that maximise
 where ``s`` is the edge profile normalised so that a typical cell boundary
 scores 1 and a cell interior 0, and ``pen`` is a quadratic cost on a spacing's
 deviation from the cell size.  This is a shortest-path problem over positions,
-solved exactly by dynamic programming.  Spacings are at least ``0.6 p``, so all
-positions in a block of ``0.6 p`` depend only on earlier blocks: for large cells
-each DP step handles a whole block with numpy; for small ones (short blocks) a
-plain loop over positions is faster.
+solved exactly by dynamic programming, position by position in a compiled
+loop (:func:`._jit.boundary_dp`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import _jit
 from .period import finish_lines
 
 
@@ -97,10 +96,8 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
     else:  # the expected width of a cell ending at b: the local width at its centre
         at = np.clip(x[:, None] - ds[None, :] / 2.0, 0, length).astype(np.int64)
         pen = stiffness * 0.5 * ((ds[None, :] - width[at]) / sd) ** 2   # (L+1, spacings)
-    if dmin <= SCALAR_DP_BELOW:
-        score, back = _dp_scalar(s, length, dmin, dmax, pen)
-    else:
-        score, back = _dp_blocks(s, length, dmin, dmax, ds, pen)
+    score, back = _jit.boundary_dp(np.ascontiguousarray(s, np.float64), length, dmin, dmax,
+                                   np.ascontiguousarray(np.atleast_2d(pen), np.float64), pen.ndim == 2)
     ends = np.arange(max(1, length - dmax), length)
     b = int(ends[np.argmax(score[ends])])
     path = []
@@ -144,40 +141,12 @@ def local_widths(lines: np.ndarray, strength: np.ndarray, p: float,
     return width, index
 
 
-#: up to this smallest spacing (px) the DP runs as a plain loop: numpy's per-call cost
-#: outweighs the work in blocks this short (measured: 20x faster at 1-2 px, equal near 12)
-SCALAR_DP_BELOW = 12
-
-
-def _dp_scalar(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_dp_blocks` position by position (same recurrence, same tie-breaking)."""
-    neg = -1e18
-    sc = [neg] * (length + 1)
-    bk = [-1] * (length + 1)
-    sl = s.tolist()
-    rows = pen.tolist() if pen.ndim == 2 else None
-    pl = pen.tolist() if rows is None else []
-    for b in range(1, length):
-        best, arg = neg, -1
-        if rows is not None:
-            pl = rows[b]
-        for i, d in enumerate(range(dmin, dmax + 1)):
-            prev = b - d
-            v = sc[prev] - pl[i] if prev >= 1 else neg
-            if v > best or arg < 0:
-                best, arg = v, prev
-        start = 0.0 if b <= dmax else neg
-        if start >= best:
-            sc[b], bk[b] = sl[b] + start, -1
-        else:
-            sc[b], bk[b] = sl[b] + best, arg
-    return np.array(sc), np.array(bk, np.int64)
-
-
 def _dp_blocks(s: np.ndarray, length: int, dmin: int, dmax: int, ds: np.ndarray,
                pen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best path scores and back-pointers of the boundary DP: spacings are at least
-    ``dmin``, so each block of ``dmin`` positions depends only on earlier blocks.
+    """Best path scores and back-pointers of the boundary DP, in numpy blocks: spacings
+    are at least ``dmin``, so each block of ``dmin`` positions depends only on earlier
+    blocks.  The reference the compiled loop (:func:`._jit.boundary_dp`, used) is
+    tested against.
     ``pen``: the cost of each spacing ``ds`` (one row), or one row per position (L+1, n)
     when the expected width changes along the axis."""
     neg = -1e18
@@ -222,6 +191,21 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     column: ``noise`` x rows) keeps the lines evenly spaced.  ``values``: data values per
     position along the axis (``cs.shape[1]`` unless the data were compressed).
     """
+    b = np.ascontiguousarray(lines, np.int64)
+    if len(b) < 3:
+        return b.copy()
+    sd = max(jitter * cell, 0.5)
+    wmin, wmax = max(1.0, (1 - spread) * cell), (1 + spread) * cell
+    price = 0.5 * max(noise, 1e-3) * (cs.shape[1] if values is None else values)
+    return _jit.polish_lines(np.ascontiguousarray(cs, np.float64), np.ascontiguousarray(cq, np.float64), b,
+                             float(cell), float(price), int(reach), int(rounds), float(sd), float(wmin), float(wmax))
+
+
+def _polish_lines_numpy(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
+                        reach: int = 2, rounds: int = 6, jitter: float = 0.15, spread: float = 0.35,
+                        values: int | None = None) -> np.ndarray:
+    """:func:`polish_lines` in numpy, all lines of one parity at once: the reference the
+    compiled loop (:func:`._jit.polish_lines`) is tested against."""
     b = np.asarray(lines, np.int64).copy()
     start = b.copy()
     n = len(b) - 1

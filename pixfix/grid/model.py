@@ -22,8 +22,9 @@ from typing import Callable
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import cho_solve_banded, cholesky_banded, lapack
 from scipy.special import erf
+
+from . import _jit
 
 
 def _box(t: np.ndarray) -> np.ndarray:
@@ -101,20 +102,17 @@ def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return u
 
 
-#: products with at least this many values use the sparse matrix (whole images in the
-#: sampling step); the grid's row samples are small, and there one dense BLAS product wins
+#: images with at least this many values are predicted in one sparse product when
+#: the JPEG chroma model needs two designs side by side (:mod:`pixfix.sample`)
 SPARSE_FROM = 1 << 20
-#: pixels per dense block of a banded product: each block touches only the cells under
-#: it, so products cost about pixels x (BLOCK / cell + taps) x columns, not pixels x cells
-BLOCK = 32
 
 
 @dataclass
 class Design:
     """A banded design matrix: pixel ``x`` = sum_j ``w[x, j]`` * cell ``k0[x] + j``.
 
-    ``k0`` never decreases with ``x``, so products with the matrix are segment sums
-    (``np.add.reduceat``) and the normal equations are banded: no sparse-matrix
+    ``k0`` never decreases with ``x``, so the normal equations are banded; products
+    and solves run as compiled loops over the band (:mod:`._jit`): no sparse-matrix
     machinery, which costs more than the arithmetic at these sizes.
     """
 
@@ -123,7 +121,7 @@ class Design:
     n: int                     # number of cells
 
     def dense(self) -> np.ndarray:
-        """The matrix itself (L, n), for tests and inspection (products use the blocks)."""
+        """The matrix itself (L, n), for tests and inspection (products use the band)."""
         length, t = self.w.shape
         a = np.zeros((length, self.n + 2 * t))
         a[np.arange(length)[:, None], self.k0[:, None] + np.arange(t)[None, :] + t] = self.w
@@ -131,80 +129,33 @@ class Design:
 
     @cached_property
     def sparse(self) -> sparse.csr_matrix:
-        """The matrix in CSR form, for products with whole images (many columns)."""
+        """The matrix in CSR form (to compose it with other linear maps)."""
         length, t = self.w.shape
         cols = self.k0[:, None] + np.arange(t)[None, :]
         ok = (cols >= 0) & (cols < self.n)
         rows = np.broadcast_to(np.arange(length)[:, None], cols.shape)
         return sparse.csr_matrix((self.w[ok], (rows[ok], cols[ok])), shape=(length, self.n))
 
-    @cached_property
-    def _blocks(self) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """The band cut into runs of :data:`BLOCK` pixels, each a small dense matrix on the
-        cells it touches: ``(first, W, lo, span)`` with ``W[b]`` (BLOCK, cells) starting
-        at cell ``first[b]``; ``lo`` / ``span``: the range of cell indices touched (may
-        reach outside 0..n-1, where the weights are zero).  The trailing pixels form a
-        last, shorter block."""
-        length, t = self.w.shape
-        starts = np.arange(0, length, BLOCK)
-        ends = np.minimum(starts + BLOCK, length)
-        first = self.k0[starts]
-        cells = int((self.k0[ends - 1] - first).max()) + t
-        rows = np.arange(length)
-        blk = rows // BLOCK
-        wb = np.zeros((len(starts) * BLOCK, cells))  # padded to whole blocks
-        wb[rows[:, None], (self.k0 - first[blk])[:, None] + np.arange(t)] = self.w
-        lo = min(int(first.min()), 0)
-        span = max(int(first.max()) + cells, self.n) - lo
-        return first - lo, wb.reshape(len(starts), BLOCK, cells), lo, span
-
     def rmatmul(self, y: np.ndarray) -> np.ndarray:
         """``A^T y`` for ``y`` (L, m) -> (n, m)."""
-        if y.size >= SPARSE_FROM:
-            return np.asarray(self.sparse.T @ y)
-        first, wb, lo, span = self._blocks
-        length, m = y.shape
-        cells = wb.shape[2]
-        full = (length // BLOCK) * BLOCK
-        out = np.zeros((span, m))
-        if full:
-            res = np.matmul(wb[:full // BLOCK].transpose(0, 2, 1), y[:full].reshape(-1, BLOCK, m))
-            for b in range(full // BLOCK):  # blocks overlap in the cells at their ends
-                out[first[b]:first[b] + cells] += res[b]
-        if full < length:
-            out[first[-1]:first[-1] + cells] += wb[-1, :length - full].T @ y[full:]
-        return out[-lo:-lo + self.n]
+        return _jit.band_rmatmul(self.k0, self.w, self.n, np.ascontiguousarray(y, np.float64))
 
     def matmul(self, v: np.ndarray) -> np.ndarray:
         """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
-        length = self.w.shape[0]
-        if length * v.shape[1] >= SPARSE_FROM:
-            return np.asarray(self.sparse @ v)
-        first, wb, lo, span = self._blocks
-        cells = wb.shape[2]
-        vp = np.zeros((span, v.shape[1]))
-        vp[-lo:-lo + self.n] = v
-        out = np.matmul(wb, vp[first[:, None] + np.arange(cells)])  # (blocks, BLOCK, m)
-        return out.reshape(-1, v.shape[1])[:length]
+        return _jit.band_matmul(self.k0, self.w, self.n, np.ascontiguousarray(v, np.float64))
+
+    def band(self, ridge: float = 1e-7) -> np.ndarray:
+        """``A^T A`` (n, T) as ``g[k, d] = (A^T A)[k, k + d]``, the diagonal raised by
+        ``ridge`` times its largest entry (at least 1)."""
+        return _jit.band_gram(self.k0, self.w, self.n, ridge)
 
     def gram(self, ridge: float = 1e-7) -> np.ndarray:
-        """``A^T A`` in LAPACK's upper banded form (as ``scipy.linalg.cholesky_banded`` takes it).
-
-        Summed over the dense blocks (:attr:`_blocks`, shared with the products): each
-        block's small ``W^T W`` holds the band entries of the cells under it."""
-        first, wb, lo, _ = self._blocks
-        t, n = self.w.shape[1], self.n
-        cells = wb.shape[2]
-        g = np.matmul(wb.transpose(0, 2, 1), wb)                       # (blocks, cells, cells)
-        ii, dd = np.nonzero(np.add.outer(np.arange(cells), np.arange(t)) < cells)  # entries (i, i + d)
-        row = first[:, None] + ii[None, :] + lo                       # cell index of each entry's row
-        col = row + dd[None, :]
-        ok = (row >= 0) & (col < n)                                   # weights outside 0..n-1 are zero
-        # entry (row t-1-d, column k + d) of the banded form holds A^T A [k, k + d]
-        idx = np.broadcast_to((t - 1 - dd)[None, :] * n, col.shape) + col
-        ab = np.bincount(idx[ok], g[:, ii, ii + dd][ok], minlength=t * n).reshape(t, n)
-        diag = ab[t - 1]
-        ab[t - 1] = diag + ridge * max(float(diag.max()) if diag.size else 1.0, 1.0)
+        """``A^T A`` in LAPACK's upper banded form (as ``scipy.linalg.cholesky_banded`` takes it)."""
+        g = self.band(ridge)
+        n, t = g.shape
+        ab = np.zeros((t, n))
+        for d in range(t):  # row t-1-d holds the d-th superdiagonal, right-aligned
+            ab[t - 1 - d, d:] = g[:n - d, d]
         return ab
 
 
@@ -224,6 +175,16 @@ def design(centres: np.ndarray, length: int, kernel: str, lines: np.ndarray | No
             b = b[(b > centres[0]) & (b < centres[-1])]
         k = np.clip(np.searchsorted(b, x, side="right"), 0, n - 1)
         return Design(k0=k.astype(np.int64), w=np.ones((length, 1)), n=n)
+    k0, w = _jit.kernel_weights(np.ascontiguousarray(centres, np.float64), length, _jit.KERNEL_CODES[kernel],
+                                KERNELS[kernel][1])
+    return Design(k0=k0, w=w, n=n)
+
+
+def _design_numpy(centres: np.ndarray, length: int, kernel: str) -> Design:
+    """A smooth kernel's :func:`design` in plain numpy: the definition the compiled
+    weights (:func:`._jit.kernel_weights`) are tested against."""
+    n = len(centres)
+    x = np.arange(length, dtype=np.float64) + 0.5
     f, support = KERNELS[kernel]
     u = _index_coordinate(x, centres)
     k0 = np.floor(u).astype(np.int64) - support + 1
@@ -239,17 +200,13 @@ def gram_solver(a: Design, ridge: float = 1e-7) -> Callable[[np.ndarray], np.nda
     """A function solving ``(A^T A) v = b`` for design ``a``, the banded Cholesky factor
     computed once (for fits repeated on changing data); least squares on the full
     matrix when the band is not positive definite."""
-    ab = a.gram(ridge)
-    try:
-        factor = cholesky_banded(ab, check_finite=False)
-        return lambda b: cho_solve_banded((factor, False), b, check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
-        t = ab.shape[0]
-        full = np.zeros((a.n, a.n))
-        for d in range(t):
-            full[np.arange(a.n - d), np.arange(d, a.n)] = ab[t - 1 - d, d:]
-        full = full + np.triu(full, 1).T
-        return lambda b: np.linalg.lstsq(full, b, rcond=None)[0]
+    u, ok = _jit.band_cholesky(a.band(ridge))
+    if ok:
+        return lambda b: _jit.band_backward(u, _jit.band_forward(u, np.ascontiguousarray(b, np.float64)))
+    full = a.dense()
+    full = full.T @ full
+    full[np.diag_indices(a.n)] = a.band(ridge)[:, 0]
+    return lambda b: np.linalg.lstsq(full, b, rcond=None)[0]
 
 
 def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = None,
@@ -269,14 +226,18 @@ def fit_cells(y: np.ndarray, a: Design, ridge: float = 1e-7, yy: float | None = 
         v = np.zeros((a.n, y.shape[1]))
         v[a.k0[starts]] = sums / counts[:, None]
         return v, max(yy - float(np.einsum("ij,ij->", sums, sums / counts[:, None])), 0.0)
+    y = np.ascontiguousarray(y, np.float64)
+    if not values:  # the grid search's case: one compiled call
+        explained, ok = _jit.band_explained(y, a.k0, a.w, a.n, ridge)
+        if ok:
+            return None, max(yy - explained, 0.0)
+    u, ok = _jit.band_cholesky(a.band(ridge))
     b = a.rmatmul(y)
-    try:
-        u = cholesky_banded(a.gram(ridge), check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
+    if not ok:
         v = gram_solver(a, ridge)(b)
         return v, max(yy - float(np.einsum("ij,ij->", b, v)), 0.0)
-    z, _ = lapack.dtbtrs(u, b, uplo="U", trans="T")
-    v = lapack.dtbtrs(u, z, uplo="U", trans="N")[0] if values else None
+    z = _jit.band_forward(u, b)
+    v = _jit.band_backward(u, z) if values else None
     return v, max(yy - float(np.einsum("ij,ij->", z, z)), 0.0)
 
 
@@ -411,6 +372,9 @@ def censored_residual_y(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, lines: np
     :func:`censored_lstsq`)."""
     length = y.shape[0]
     a = design(cell_centres(lines, length, cell), length, kernel, lines)
-    solve = gram_solver(a)
-    _, rss = censored_lstsq(y, hi, lo, lambda x: solve(a.rmatmul(x)), a.matmul, rounds)
+    _, rss, ok = _jit.band_censored(np.ascontiguousarray(y, np.float64), hi, lo, a.k0, a.w, a.n, 1e-7, rounds,
+                                    0.5, OVER_RELAX)
+    if not ok:  # singular normal matrix: the general solver
+        solve = gram_solver(a)
+        _, rss = censored_lstsq(y, hi, lo, lambda x: solve(a.rmatmul(x)), a.matmul, rounds)
     return rss / y.size

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 
+from . import _jit
+
 MAX_HARMONICS = 6
 
 
@@ -275,6 +277,14 @@ def refine_comb(profile: np.ndarray, q: float, ph: float, reach: float = 0.3,
     edge, detail nearby) are dropped and the fit repeated with a narrower reach.
     Returns ``(q, ph, teeth used)``; the input when too few teeth carry a peak.
     """
+    q, ph, used = _jit.refine_comb(np.ascontiguousarray(profile, np.float64), float(q), float(ph), float(reach),
+                                   int(iters))
+    return float(q), float(ph), int(used)
+
+
+def _refine_comb_numpy(profile: np.ndarray, q: float, ph: float, reach: float = 0.3,
+                       iters: int = 3) -> tuple[float, float, int]:
+    """:func:`refine_comb` in numpy: the reference the compiled version is tested against."""
     e = np.asarray(profile, np.float64)
     n = len(e) - 1
     if n < 4:

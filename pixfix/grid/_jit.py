@@ -1,0 +1,438 @@
+"""Compiled inner loops of the model check (numba).
+
+The grid search judges about a thousand candidate grids per image, each by a
+small banded least-squares fit.  At these sizes (tens to hundreds of cells) the
+arithmetic of a fit takes microseconds; done with numpy and LAPACK calls, each
+fit costs a dozen calls' fixed overhead instead.  These functions do a whole
+fit in one compiled call.  They hold no policy: :mod:`.model` decides what is
+fitted and how the residual is used.
+
+A banded design is ``pixel x = sum_j w[x, j] * cell (k0[x] + j)`` with ``k0``
+non-decreasing (see :class:`.model.Design`); weights of cells outside
+``0..n-1`` are zero.  Its normal matrix ``A^T A`` then has bandwidth ``T``
+(the number of taps) and is kept as ``g[k, d] = (A^T A)[k, k + d]``; its
+Cholesky factor ``A^T A = U^T U`` is kept the same way.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def band_gram(k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> np.ndarray:
+    """``A^T A`` (n, T) in diagonal-offset form, its diagonal raised by ``ridge`` times
+    its largest entry (at least 1): a tiny Tikhonov term for cells no pixel sees."""
+    length, t = w.shape
+    g = np.zeros((n, t))
+    for x in range(length):
+        base = k0[x]
+        for i in range(t):
+            ki = base + i
+            if ki < 0 or ki >= n:
+                continue
+            wi = w[x, i]
+            if wi == 0.0:
+                continue
+            for j in range(i, t):
+                kj = base + j
+                if kj >= n:
+                    break
+                g[ki, j - i] += wi * w[x, j]
+    top = 1.0
+    for k in range(n):
+        if g[k, 0] > top:
+            top = g[k, 0]
+    for k in range(n):
+        g[k, 0] += ridge * top
+    return g
+
+
+@njit(cache=True, nogil=True)
+def band_cholesky(g: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Upper Cholesky factor ``U`` of the banded matrix ``g`` (same form); ``False``
+    when the matrix is not positive definite (a pivot <= 0 or NaN)."""
+    n, t = g.shape
+    u = np.zeros((n, t))
+    for k in range(n):
+        for d in range(t):
+            if k + d >= n:
+                break
+            s = g[k, d]
+            lo = max(0, k + d - t + 1)
+            for i in range(lo, k):
+                s -= u[i, k - i] * u[i, k + d - i]
+            if d == 0:
+                if not s > 0.0:
+                    return u, False
+                u[k, 0] = np.sqrt(s)
+            else:
+                u[k, d] = s / u[k, 0]
+    return u, True
+
+
+@njit(cache=True, nogil=True)
+def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
+    """``A^T y`` for data ``y`` (L, m) -> (n, m)."""
+    length, t = w.shape
+    m = y.shape[1]
+    out = np.zeros((n, m))
+    for x in range(length):
+        base = k0[x]
+        for i in range(t):
+            k = base + i
+            if k < 0 or k >= n:
+                continue
+            wi = w[x, i]
+            if wi == 0.0:
+                continue
+            for c in range(m):
+                out[k, c] += wi * y[x, c]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def band_matmul(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray) -> np.ndarray:
+    """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
+    length, t = w.shape
+    m = v.shape[1]
+    out = np.zeros((length, m))
+    for x in range(length):
+        base = k0[x]
+        for i in range(t):
+            k = base + i
+            if k < 0 or k >= n:
+                continue
+            wi = w[x, i]
+            if wi == 0.0:
+                continue
+            for c in range(m):
+                out[x, c] += wi * v[k, c]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def band_forward(u: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``z`` with ``U^T z = b`` (b: (n, m)), a new array."""
+    n, t = u.shape
+    m = b.shape[1]
+    z = b.copy()
+    for k in range(n):
+        lo = max(0, k - t + 1)
+        for i in range(lo, k):
+            f = u[i, k - i]
+            if f != 0.0:
+                for c in range(m):
+                    z[k, c] -= f * z[i, c]
+        p = u[k, 0]
+        for c in range(m):
+            z[k, c] /= p
+    return z
+
+
+@njit(cache=True, nogil=True)
+def band_backward(u: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``v`` with ``U v = z`` (z: (n, m)), a new array."""
+    n, t = u.shape
+    m = z.shape[1]
+    v = z.copy()
+    for k in range(n - 1, -1, -1):
+        hi = min(n, k + t)
+        for j in range(k + 1, hi):
+            f = u[k, j - k]
+            if f != 0.0:
+                for c in range(m):
+                    v[k, c] -= f * v[j, c]
+        p = u[k, 0]
+        for c in range(m):
+            v[k, c] /= p
+    return v
+
+
+@njit(cache=True, nogil=True)
+def band_explained(y: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> tuple[float, bool]:
+    """Sum of squares of ``y`` (L, m) that the least-squares fit of the design explains,
+    ``|U^-T A^T y|^2``; ``False`` when the normal matrix is not positive definite (the
+    caller then solves otherwise)."""
+    u, ok = band_cholesky(band_gram(k0, w, n, ridge))
+    if not ok:
+        return 0.0, False
+    z = band_forward(u, band_rmatmul(k0, w, n, y))
+    s = 0.0
+    for k in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            s += z[k, c] * z[k, c]
+    return s, True
+
+
+@njit(cache=True, nogil=True)
+def band_censored(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int,
+                  ridge: float, rounds: int, tol: float, relax: float) -> tuple[np.ndarray, float, bool]:
+    """Least squares of the design on ``y`` (L, m) when values marked ``hi`` (``lo``)
+    are lower (upper) bounds: the over-relaxed EM of :func:`.model.censored_lstsq`, in
+    one call.  Returns the cell values, the residual sum of squares (a bound the model
+    passes beyond costs nothing) and ``False`` when the normal matrix is singular."""
+    length, m = y.shape
+    u, ok = band_cholesky(band_gram(k0, w, n, ridge))
+    if not ok:
+        return np.zeros((n, m)), 0.0, False
+    v = band_backward(u, band_forward(u, band_rmatmul(k0, w, n, y)))
+    any_c = False
+    for x in range(length):
+        for c in range(m):
+            if hi[x, c] or lo[x, c]:
+                any_c = True
+    x_imp = y.copy()
+    if any_c:
+        for _ in range(rounds):
+            pred = band_matmul(k0, w, n, v)
+            for x in range(length):
+                for c in range(m):
+                    if hi[x, c]:
+                        x_imp[x, c] = max(y[x, c], pred[x, c])
+                    elif lo[x, c]:
+                        x_imp[x, c] = min(y[x, c], pred[x, c])
+            new = band_backward(u, band_forward(u, band_rmatmul(k0, w, n, x_imp)))
+            big = 0.0
+            for k in range(n):
+                for c in range(m):
+                    step = new[k, c] - v[k, c]
+                    if abs(step) > big:
+                        big = abs(step)
+                    v[k, c] += relax * step
+            if big < tol:
+                break
+    pred = band_matmul(k0, w, n, v)
+    rss = 0.0
+    for x in range(length):
+        for c in range(m):
+            p = pred[x, c]
+            val = y[x, c]
+            if hi[x, c]:
+                val = max(val, p)
+            elif lo[x, c]:
+                val = min(val, p)
+            rss += (val - p) * (val - p)
+    return v, rss, True
+
+
+@njit(cache=True, nogil=True)
+def boundary_dp(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarray,
+                per_position: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Best path scores and back-pointers of the boundary DP of :mod:`.fit` (see
+    ``_dp_blocks`` there: same recurrence, same tie-breaking).  ``pen``: (1, spacings)
+    or, with ``per_position``, (L+1, spacings)."""
+    neg = -1e18
+    sc = np.full(length + 1, neg)
+    bk = np.full(length + 1, -1, np.int64)
+    for b in range(1, length):
+        row = b if per_position else 0
+        best = neg
+        arg = -1
+        for i in range(dmax - dmin + 1):
+            prev = b - (dmin + i)
+            v = sc[prev] - pen[row, i] if prev >= 1 else neg
+            if v > best or arg < 0:
+                best = v
+                arg = prev
+        start = 0.0 if b <= dmax else neg
+        if start >= best:
+            sc[b] = s[b] + start
+            bk[b] = -1
+        else:
+            sc[b] = s[b] + best
+            bk[b] = arg
+    return sc, bk
+
+
+#: kernel codes of :func:`kernel_weights` (names as in :data:`.model.KERNELS`)
+KERNEL_CODES = {"soft": 1, "linear": 2, "cubic": 3, "lanczos": 4}
+
+
+@njit(cache=True, nogil=True)
+def _kernel(code: int, t: float) -> float:
+    if code == 1:  # a box blurred by a Gaussian of 0.12 cells (model._soft)
+        s = 0.12 * np.sqrt(2.0)
+        return 0.5 * (math.erf((t + 0.5) / s) - math.erf((t - 0.5) / s))
+    if code == 2:
+        return max(0.0, 1.0 - abs(t))
+    if code == 3:  # Keys' cubic, a = -0.75 (model._cubic)
+        a = -0.75
+        t = abs(t)
+        if t <= 1.0:
+            return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+        if t < 2.0:
+            return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+        return 0.0
+    # Lanczos-4 (model._lanczos4)
+    if abs(t) >= 4.0:
+        return 0.0
+    if t == 0.0:
+        return 1.0
+    pt = np.pi * t
+    return (np.sin(pt) / pt) * (np.sin(pt / 4.0) / (pt / 4.0))
+
+
+@njit(cache=True, nogil=True)
+def kernel_weights(centres: np.ndarray, length: int, code: int, support: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(k0, w)`` of a smooth kernel's design for cells centred at ``centres``: pixel
+    centres mapped to cell-index coordinates (linear between centres, extrapolated
+    with the outer spacing), ``2 support`` taps from ``floor(u) - support + 1``,
+    weights outside the cells zeroed and rows normalised to sum one."""
+    n = len(centres)
+    t = 2 * support
+    k0 = np.empty(length, np.int64)
+    w = np.zeros((length, t))
+    j = 0
+    for px in range(length):
+        x = px + 0.5
+        if n == 1:
+            u = 0.0
+        elif x < centres[0]:
+            u = (x - centres[0]) / (centres[1] - centres[0])
+        elif x > centres[n - 1]:
+            u = n - 1 + (x - centres[n - 1]) / (centres[n - 1] - centres[n - 2])
+        else:
+            while j < n - 2 and centres[j + 1] <= x:
+                j += 1
+            gap = centres[j + 1] - centres[j]
+            u = j + ((x - centres[j]) / gap if gap > 0.0 else 1.0)
+        base = int(np.floor(u)) - support + 1
+        k0[px] = base
+        total = 0.0
+        for i in range(t):
+            k = base + i
+            if 0 <= k < n:
+                v = _kernel(code, u - k)
+                w[px, i] = v
+                total += v
+        if abs(total) > 1e-9:
+            for i in range(t):
+                w[px, i] /= total
+    return k0, w
+
+
+@njit(cache=True, nogil=True)
+def _block_cost(cs: np.ndarray, cq: np.ndarray, a: int, b: int) -> float:
+    """Squared deviation of the block ``[a, b)`` from its row means (see ``fit.box_cost``)."""
+    s2 = 0.0
+    for c in range(cs.shape[1]):
+        d = cs[b, c] - cs[a, c]
+        s2 += d * d
+    return (cq[b] - cq[a]) - s2 / max(b - a, 1)
+
+
+@njit(cache=True, nogil=True)
+def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, price: float, reach: int,
+                 rounds: int, sd: float, wmin: float, wmax: float) -> np.ndarray:
+    """The coordinate descent of ``fit.polish_lines`` (which documents it and sets the
+    prices): lines of one parity move together, then the other, each to the offset
+    within ``reach`` of its start that minimises the two blocks' squared deviation
+    plus the width prior; the first such offset wins ties, staying put where no
+    move is allowed."""
+    b = lines.copy()
+    start = lines.copy()
+    n = len(b) - 1
+    if n < 2:
+        return b
+    for _ in range(rounds):
+        moved = False
+        for parity in (1, 2):
+            for i in range(parity, n, 2):
+                left, right, here = b[i - 1], b[i + 1], b[i]
+                best_cost = np.inf
+                best = here
+                for o in range(-reach, reach + 1):
+                    cand = here + o
+                    wl, wr = cand - left, right - cand
+                    ok = o == 0 or (
+                        wl >= 1 and wr >= 1
+                        and ((wl >= wmin and wl <= wmax) or i == 1)
+                        and ((wr >= wmin and wr <= wmax) or i == n - 1)
+                        and abs(cand - start[i]) <= reach)
+                    if not ok:
+                        cand = here
+                        wl, wr = cand - left, right - cand
+                    cost = _block_cost(cs, cq, left, cand) + _block_cost(cs, cq, cand, right)
+                    cost += price * (((wl - cell) / sd) ** 2 + ((wr - cell) / sd) ** 2)
+                    if cost < best_cost:
+                        best_cost = cost
+                        best = cand
+                if best != here:
+                    moved = True
+                    b[i] = best
+        if not moved:
+            break
+    return b
+
+
+@njit(cache=True, nogil=True)
+def refine_comb(e: np.ndarray, q: float, ph: float, reach: float, iters: int) -> tuple[float, float, int]:
+    """The peak regression of ``period.refine_comb`` (which documents it), in one call."""
+    n = len(e) - 1
+    if n < 4:
+        return q, ph, 0
+    base = np.median(e[1:n])
+    used = 0
+    for it in range(iters):
+        k_lo = int(np.ceil((1 - ph) / q))
+        k_hi = int(np.floor((n - 1 - ph) / q))
+        nk = k_hi - k_lo + 1
+        if nk < 3:
+            break
+        rr = reach * q if it == 0 else max(1.5, 0.15 * q)
+        r = max(1, int(np.ceil(rr)))
+        ks = np.empty(nk)
+        peak = np.empty(nk)
+        wt = np.empty(nk)
+        ok = np.zeros(nk, np.bool_)
+        for a in range(nk):
+            k = k_lo + a
+            t = ph + k * q
+            centre = int(np.rint(t))
+            pos = -1
+            top = -np.inf
+            for o in range(-r, r + 1):  # the strongest position near the tooth (first on ties)
+                i = min(max(centre + o, 1), n - 1)
+                if e[i] > top:
+                    top = e[i]
+                    pos = i
+            lo_v, mid, hi_v = e[pos - 1], e[pos], e[pos + 1]
+            den = lo_v - 2 * mid + hi_v
+            off = 0.5 * (lo_v - hi_v) / den if den < 0 else 0.0
+            ks[a] = k
+            peak[a] = pos + min(max(off, -0.5), 0.5)
+            wt[a] = mid - base
+            ok[a] = wt[a] > 0 and abs(peak[a] - t) <= rr
+        q_new, ph_new = q, ph
+        for pass_ in range(2):
+            thr = 0.2 * q if pass_ == 0 else max(0.75, 0.08 * q)
+            if ok.sum() < 3:
+                return q, ph, used
+            sw = swk = swp = 0.0
+            for a in range(nk):
+                if ok[a]:
+                    sw += wt[a]
+                    swk += wt[a] * ks[a]
+                    swp += wt[a] * peak[a]
+            km, pm = swk / sw, swp / sw
+            var = cov = 0.0
+            for a in range(nk):
+                if ok[a]:
+                    var += wt[a] * (ks[a] - km) ** 2
+                    cov += wt[a] * (ks[a] - km) * (peak[a] - pm)
+            var /= sw
+            if var <= 0:
+                return q, ph, used
+            q_new = (cov / sw) / var
+            ph_new = pm - q_new * km
+            for a in range(nk):
+                if abs(peak[a] - (ph_new + ks[a] * q_new)) > thr:
+                    ok[a] = False
+        if not (0.8 * q <= q_new <= 1.25 * q):
+            return q, ph, used
+        used = int(ok.sum())
+        q, ph = q_new, ph_new % q_new
+    return q, ph, used
