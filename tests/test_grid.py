@@ -318,6 +318,41 @@ def test_compiled_comb_refinement_equals_the_numpy_version(rng):
         assert np.allclose(got[:2], want[:2], rtol=1e-12, atol=1e-12)
 
 
+def test_compiled_strength_and_mean_cell_equal_their_definitions(rng):
+    from pixfix.grid import _mean_cell
+    from pixfix.grid.fit import _normalised_strength_numpy, normalised_strength
+
+    for _ in range(200):
+        length, q = int(rng.integers(4, 300)), float(rng.uniform(1.5, 30.0))
+        prof = np.abs(rng.normal(0, 1, length + 1))
+        guide = np.round(np.arange(rng.uniform(0, q), length + 3 * q, q) - q).astype(np.int64)
+        assert np.allclose(normalised_strength(prof, guide), _normalised_strength_numpy(prof, guide), atol=1e-12)
+        lines = np.concatenate([[0.0], np.sort(rng.uniform(0, length, int(rng.integers(0, 40)))), [float(length)]])
+        inner = lines[1:-1]
+        want = q
+        if len(inner) >= 3 and np.median(np.diff(inner)) > 0:
+            k = np.round((inner - inner[0]) / np.median(np.diff(inner)))
+            if len(np.unique(k)) >= 2:
+                want = float(np.polyfit(k, inner, 1)[0])
+        assert _mean_cell(lines, q, length) == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("kernel", ["soft", "linear", "cubic", "lanczos"])
+def test_compiled_design_weights_equal_the_kernel_definitions(kernel, rng):
+    from pixfix.grid.model import _design_numpy, cell_centres, design
+
+    for trial in range(100):
+        length, q = int(rng.integers(3, 300)), float(rng.uniform(1.2, 30.0))
+        inner = np.arange(rng.uniform(0, q), length, q)
+        if trial % 2:  # drifting lines
+            inner = inner + np.clip(rng.normal(0, 0.1 * q, len(inner)), -0.3 * q, 0.3 * q)
+        lines = np.unique(np.concatenate([[0.0], inner[(inner > 0) & (inner < length)], [float(length)]]))
+        centres = cell_centres(lines, length, q)
+        got, want = design(centres, length, kernel, lines), _design_numpy(centres, length, kernel)
+        assert np.array_equal(got.k0, want.k0)
+        assert np.allclose(got.w, want.w, atol=1e-12)
+
+
 def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
     from pixfix.grid import _lattice
     from pixfix.grid.model import box_rss, cell_centres, design, fit_cells

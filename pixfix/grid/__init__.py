@@ -50,6 +50,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from . import _jit
 from .edges import (curvature_profile, edge_profile, edge_profiles, exact_repeats, jpeg_blockiness,
                     linear_features, noise_sigma, remove_block_pattern, to_features)
 from .fit import polish_lines, refine_lines
@@ -510,16 +511,7 @@ def _scale_chain(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candidate]:
 def _mean_cell(lines: np.ndarray, q: float, length: int) -> float:
     """Mean cell size of ``lines`` (least squares over the interior lines, cells counted
     with their median width), ``q`` when there are too few."""
-    inner = np.asarray(lines, np.float64)[1:-1]
-    if len(inner) < 3:
-        return q
-    step = float(np.median(np.diff(inner)))
-    if step <= 0:
-        return q
-    k = np.round((inner - inner[0]) / step)
-    if len(np.unique(k)) < 2:
-        return q
-    return float(np.polyfit(k, inner, 1)[0])
+    return _jit.mean_cell(np.ascontiguousarray(lines, np.float64), float(q))
 
 
 def _line_slope(lines: np.ndarray, q: float) -> float:

@@ -22,6 +22,12 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _taps(base: int, t: int, n: int) -> tuple[int, int]:
+    """The taps ``i0 <= i < i1`` of a pixel whose first cell is ``base`` that fall on cells."""
+    return max(0, -base), min(t, n - base)
+
+
+@njit(cache=True, nogil=True)
 def band_gram(k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> np.ndarray:
     """``A^T A`` (n, T) in diagonal-offset form, its diagonal raised by ``ridge`` times
     its largest entry (at least 1): a tiny Tikhonov term for cells no pixel sees."""
@@ -29,18 +35,11 @@ def band_gram(k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> np.ndarray
     g = np.zeros((n, t))
     for x in range(length):
         base = k0[x]
-        for i in range(t):
-            ki = base + i
-            if ki < 0 or ki >= n:
-                continue
+        i0, i1 = _taps(base, t, n)
+        for i in range(i0, i1):
             wi = w[x, i]
-            if wi == 0.0:
-                continue
-            for j in range(i, t):
-                kj = base + j
-                if kj >= n:
-                    break
-                g[ki, j - i] += wi * w[x, j]
+            for j in range(i, i1):
+                g[base + i, j - i] += wi * w[x, j]
     top = 1.0
     for k in range(n):
         if g[k, 0] > top:
@@ -81,15 +80,14 @@ def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray) -> np.nda
     out = np.zeros((n, m))
     for x in range(length):
         base = k0[x]
-        for i in range(t):
-            k = base + i
-            if k < 0 or k >= n:
-                continue
+        i0, i1 = _taps(base, t, n)
+        for i in range(i0, i1):
             wi = w[x, i]
-            if wi == 0.0:
-                continue
-            for c in range(m):
-                out[k, c] += wi * y[x, c]
+            if wi != 0.0:
+                row = out[base + i]
+                src = y[x]
+                for c in range(m):
+                    row[c] += wi * src[c]
     return out
 
 
@@ -101,15 +99,14 @@ def band_matmul(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray) -> np.ndar
     out = np.zeros((length, m))
     for x in range(length):
         base = k0[x]
-        for i in range(t):
-            k = base + i
-            if k < 0 or k >= n:
-                continue
+        i0, i1 = _taps(base, t, n)
+        dst = out[x]
+        for i in range(i0, i1):
             wi = w[x, i]
-            if wi == 0.0:
-                continue
-            for c in range(m):
-                out[x, c] += wi * v[k, c]
+            if wi != 0.0:
+                src = v[base + i]
+                for c in range(m):
+                    dst[c] += wi * src[c]
     return out
 
 
@@ -247,6 +244,10 @@ def boundary_dp(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarra
     return sc, bk
 
 
+#: cos / sin of multiples of pi / 4 (Lanczos-4's window steps by that per tap)
+_COS_Q = np.cos(np.pi / 4.0 * np.arange(8))
+_SIN_Q = np.sin(np.pi / 4.0 * np.arange(8))
+
 #: kernel codes of :func:`kernel_weights` (names as in :data:`.model.KERNELS`)
 KERNEL_CODES = {"soft": 1, "linear": 2, "cubic": 3, "lanczos": 4}
 
@@ -299,13 +300,32 @@ def kernel_weights(centres: np.ndarray, length: int, code: int, support: int) ->
                 j += 1
             gap = centres[j + 1] - centres[j]
             u = j + ((x - centres[j]) / gap if gap > 0.0 else 1.0)
-        base = int(np.floor(u)) - support + 1
+        fl = np.floor(u)
+        base = int(fl) - support + 1
         k0[px] = base
+        f = u - fl  # tap i sits at t = u - (base + i) = f + support - 1 - i
+        if code == 4:
+            # Lanczos-4 by angle addition: sin(pi t) alternates in sign with the tap and
+            # sin(pi t / 4) steps by pi / 4, so three trigonometric calls per pixel
+            s1 = np.sin(np.pi * f)
+            sa, ca = np.sin(np.pi * f / 4.0), np.cos(np.pi * f / 4.0)
         total = 0.0
         for i in range(t):
             k = base + i
             if 0 <= k < n:
-                v = _kernel(code, u - k)
+                if code == 4:
+                    tt = f + support - 1 - i
+                    if tt == 0.0:
+                        v = 1.0
+                    elif abs(tt) >= 4.0:
+                        v = 0.0
+                    else:
+                        sh = support - 1 - i  # sin(pi (f + sh)) = (-1)^sh sin(pi f)
+                        big = s1 if sh % 2 == 0 else -s1
+                        small = sa * _COS_Q[sh % 8] + ca * _SIN_Q[sh % 8]
+                        v = 4.0 * big * small / (np.pi * np.pi * tt * tt)
+                else:
+                    v = _kernel(code, u - k)
                 w[px, i] = v
                 total += v
         if abs(total) > 1e-9:
@@ -436,3 +456,68 @@ def refine_comb(e: np.ndarray, q: float, ph: float, reach: float, iters: int) ->
         used = int(ok.sum())
         q, ph = q_new, ph_new % q_new
     return q, ph, used
+
+
+@njit(cache=True, nogil=True)
+def mean_cell(lines: np.ndarray, q: float) -> float:
+    """``_mean_cell`` of the grid module (which documents it): the least-squares slope of
+    the interior lines over their cell index, cells counted with the median width."""
+    inner = lines[1:-1]
+    m = len(inner)
+    if m < 3:
+        return q
+    step = np.median(inner[1:] - inner[:-1])
+    if step <= 0:
+        return q
+    k = np.rint((inner - inner[0]) / step)
+    if k.max() == k.min():
+        return q
+    km, im = k.mean(), inner.mean()
+    return float(np.sum((k - km) * (inner - im)) / np.sum((k - km) ** 2))
+
+
+@njit(cache=True, nogil=True)
+def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, c_first: float, c_last: float) -> float:
+    """``model.box_rss`` (which documents it) in one call: ``c_first`` / ``c_last`` are
+    the first and last cell centres."""
+    length = cs.shape[0] - 1
+    m = cs.shape[1]
+    explained = 0.0
+    prev = 0
+    for j in range(1, len(lines)):
+        if j < len(lines) - 1:
+            b = lines[j]
+            if not (b > c_first and b < c_last):
+                continue
+            e = min(max(int(np.ceil(b - 0.5)), 0), length)
+        else:
+            e = length
+        cnt = e - prev
+        if cnt > 0:
+            s2 = 0.0
+            for c in range(m):
+                d = cs[e, c] - cs[prev, c]
+                s2 += d * d
+            explained += s2 / cnt
+        prev = e
+    return max(cq[length] - explained, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def normalised_strength(e: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """``fit.normalised_strength`` (which documents it) in one call."""
+    n = len(e)
+    inner = e[1:n - 1]
+    base = np.median(inner) if len(inner) else 0.0
+    near = np.empty(len(guide))
+    cnt = 0
+    for g in guide:
+        if 0 < g < n - 1:
+            near[cnt] = max(max(e[max(g - 1, 0)], e[g]), e[min(g + 1, n - 1)])
+            cnt += 1
+    if cnt:
+        top = np.percentile(near[:cnt], 75.0)
+    else:
+        top = inner.max() if len(inner) else 1.0
+    s = (e - base) / max(top - base, 1e-9)
+    return np.minimum(np.maximum(s, -0.5), 2.0)

@@ -23,6 +23,12 @@ from .period import finish_lines
 def normalised_strength(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
     """Profile rescaled so the interior level is 0 and a typical boundary (upper
     quartile of the strengths at the ``guide`` lines, +-1 px) is 1."""
+    return _jit.normalised_strength(np.ascontiguousarray(profile, np.float64),
+                                    np.ascontiguousarray(guide, np.int64))
+
+
+def _normalised_strength_numpy(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """:func:`normalised_strength` in numpy: the reference the compiled version is tested against."""
     e = np.asarray(profile, np.float64)
     inner = e[1:-1]
     base = float(np.median(inner)) if len(inner) else 0.0

@@ -266,17 +266,7 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, centres: np.ndarr
     the data's sum of squares less each cell's ``|sum|^2 / count``, with no pass over
     the pixels.  Cells as :func:`design` draws them: a pixel belongs to the cell whose
     boundaries hold its centre."""
-    length = cs.shape[0] - 1
-    b = np.asarray(lines, np.float64)[1:-1]
-    b = b[(b > centres[0]) & (b < centres[-1])]
-    # first pixel of each cell: the first whose centre x + 0.5 is at or past its line
-    edges = np.concatenate([[0], np.clip(np.ceil(b - 0.5), 0, length).astype(np.int64), [length]])
-    counts = np.diff(edges)
-    full = counts > 0
-    lo, hi = edges[:-1][full], edges[1:][full]
-    sums = cs[hi] - cs[lo]
-    explained = float(np.einsum("ij,ij->", sums, sums / counts[full, None]))
-    return max(float(cq[-1]) - explained, 0.0)
+    return _jit.box_rss(cs, cq, np.ascontiguousarray(lines, np.float64), float(centres[0]), float(centres[-1]))
 
 
 def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
