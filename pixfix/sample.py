@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from .grid.edges import linear_features
-from .grid.model import CLIP_MARGIN, SPARSE_FROM, Design, cell_centres, censored_lstsq, clipped, design, gram_solver
+from .grid.model import CLIP_MARGIN, Design, cell_centres, censored_lstsq, clipped, design, gram_solver
 
 
 @dataclass
@@ -198,7 +198,6 @@ class _CellModel:
             cy = _filtered(ay, chroma_filter(ay.w.shape[0], chroma[1], start[1]))
             self.parts.append((cx, cy))
         self.solvers = [(gram_solver(px), gram_solver(py)) for px, py in self.parts]
-        self._stacked: sparse.csr_matrix | None = None  # both column designs side by side (large images)
 
     def fit(self, xt: np.ndarray) -> np.ndarray:
         if len(self.parts) == 1:
@@ -213,20 +212,14 @@ class _CellModel:
         ycc = v @ _YCC.T
         (ax, ay), (cx, cy) = self.parts
         w, h = ax.w.shape[0], ay.w.shape[0]
-        if w * h * 3 < SPARSE_FROM:
-            out = _predict(np.ascontiguousarray(ycc[..., :1]), ax, ay, mix=_RGB[:, :1])
-            out += _predict(np.ascontiguousarray(ycc[..., 1:]), cx, cy, mix=_RGB[:, 1:])
-            return out
-        # a large image: both parts in one product with the columns' designs side by
-        # side, so the image-size result is made once (not twice, then added)
-        halves = []
-        for dy, part, mix in ((ay, ycc[..., :1], _RGB[:, :1]), (cy, ycc[..., 1:], _RGB[:, 1:])):
+        # luma and chroma rendered into one image-size array (their columns' designs
+        # differ, so each part is a product of its own, summed in place)
+        out = np.zeros((w, h * 3))
+        for (dx, dy), part, mix in (((ax, ay), ycc[..., :1], _RGB[:, :1]), ((cx, cy), ycc[..., 1:], _RGB[:, 1:])):
             ny, nx, c = part.shape
             t = dy.matmul(np.ascontiguousarray(part).reshape(ny, nx * c)).reshape(h, nx, c) @ mix.T  # (H, nx, 3)
-            halves.append(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * 3))
-        if self._stacked is None:
-            self._stacked = sparse.hstack([ax.sparse, cx.sparse], format="csr")
-        return np.asarray(self._stacked @ np.concatenate(halves)).reshape(w, h, 3)
+            dx.matmul_add(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * 3), out)
+        return out.reshape(w, h, 3)
 
 
 def _censored_fit(xt: np.ndarray, hi: np.ndarray, lo: np.ndarray, model: _CellModel,

@@ -84,30 +84,49 @@ def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray) -> np.nda
         for i in range(i0, i1):
             wi = w[x, i]
             if wi != 0.0:
-                row = out[base + i]
-                src = y[x]
+                k = base + i
                 for c in range(m):
-                    row[c] += wi * src[c]
+                    out[k, c] += wi * y[x, c]
     return out
+
+
+@njit(cache=True, nogil=True)
+def band_matmul_add(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray, out: np.ndarray) -> None:
+    """``out += A v`` for cell values ``v`` (n, m) and ``out`` (L, m), in place: two
+    designs' predictions summed without a second image-size array."""
+    length, t = w.shape
+    m = v.shape[1]
+    for x in range(length):
+        base = k0[x]
+        i0, i1 = _taps(base, t, n)
+        for i in range(i0, i1):
+            wi = w[x, i]
+            if wi != 0.0:
+                k = base + i
+                for c in range(m):
+                    out[x, c] += wi * v[k, c]
 
 
 @njit(cache=True, nogil=True)
 def band_matmul(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray) -> np.ndarray:
     """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
-    length, t = w.shape
-    m = v.shape[1]
-    out = np.zeros((length, m))
-    for x in range(length):
-        base = k0[x]
-        i0, i1 = _taps(base, t, n)
-        dst = out[x]
-        for i in range(i0, i1):
-            wi = w[x, i]
-            if wi != 0.0:
-                src = v[base + i]
-                for c in range(m):
-                    dst[c] += wi * src[c]
+    out = np.zeros((w.shape[0], v.shape[1]))
+    band_matmul_add(k0, w, n, v, out)
     return out
+
+
+@njit(cache=True, nogil=True)
+def impute(x: np.ndarray, pred: np.ndarray, hi_i: np.ndarray, yh: np.ndarray, lo_i: np.ndarray,
+           yl: np.ndarray) -> None:
+    """Censored values moved to the prediction where it lies beyond their bound, in
+    place on the flat data ``x``: ``x[hi_i] = max(yh, pred[hi_i])``, ``x[lo_i] =
+    min(yl, pred[lo_i])`` (``pred`` flat too)."""
+    for a in range(len(hi_i)):
+        i = hi_i[a]
+        x[i] = max(yh[a], pred[i])
+    for a in range(len(lo_i)):
+        i = lo_i[a]
+        x[i] = min(yl[a], pred[i])
 
 
 @njit(cache=True, nogil=True)

@@ -102,11 +102,6 @@ def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return u
 
 
-#: images with at least this many values are predicted in one sparse product when
-#: the JPEG chroma model needs two designs side by side (:mod:`pixfix.sample`)
-SPARSE_FROM = 1 << 20
-
-
 @dataclass
 class Design:
     """A banded design matrix: pixel ``x`` = sum_j ``w[x, j]`` * cell ``k0[x] + j``.
@@ -143,6 +138,10 @@ class Design:
     def matmul(self, v: np.ndarray) -> np.ndarray:
         """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
         return _jit.band_matmul(self.k0, self.w, self.n, np.ascontiguousarray(v, np.float64))
+
+    def matmul_add(self, v: np.ndarray, out: np.ndarray) -> None:
+        """``out += A v`` in place (``out``: (L, m) float64, C-contiguous)."""
+        _jit.band_matmul_add(self.k0, self.w, self.n, np.ascontiguousarray(v, np.float64), out)
 
     def band(self, ridge: float = 1e-7) -> np.ndarray:
         """``A^T A`` (n, T) as ``g[k, d] = (A^T A)[k, k + d]``, the diagonal raised by
@@ -310,10 +309,6 @@ def clipped(values: np.ndarray, margin: float = CLIP_MARGIN) -> tuple[np.ndarray
 OVER_RELAX = 1.8
 
 
-#: censored values imputed per step (a large image may have tens of millions)
-IMPUTE_CHUNK = 1 << 20
-
-
 def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[[np.ndarray], np.ndarray],
                    predict: Callable[[np.ndarray], np.ndarray], rounds: int = 10,
                    tol: float = 0.5) -> tuple[np.ndarray, float]:
@@ -336,11 +331,7 @@ def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[
     x = np.array(y, order="C") if censored else y  # only the censored entries ever change
 
     def impute(pred: np.ndarray) -> np.ndarray:
-        p, xf = pred.reshape(-1), x.reshape(-1)
-        for s in range(0, max(len(hi_i), len(lo_i)), IMPUTE_CHUNK):  # bounded temporaries
-            i, j = hi_i[s:s + IMPUTE_CHUNK], lo_i[s:s + IMPUTE_CHUNK]
-            xf[i] = np.maximum(yh[s:s + IMPUTE_CHUNK], p[i])
-            xf[j] = np.minimum(yl[s:s + IMPUTE_CHUNK], p[j])
+        _jit.impute(x.reshape(-1), np.ascontiguousarray(pred, np.float64).reshape(-1), hi_i, yh, lo_i, yl)
         return x
 
     for _ in range(rounds if censored else 0):
