@@ -503,6 +503,31 @@ def test_other_axis_size_is_judged_at_its_own_phase_next_to_a_tuned_comb():
     assert any(abs(q - 6.2) < 1e-9 for q in seen)
 
 
+def test_strongest_combs_are_polished_with_the_leaders(monkeypatch):
+    # the comb the edges show most clearly is tuned before the final choice even when
+    # its untuned residual leaves it out of the leaders (a size a few tenths of a per
+    # cent off puts the far lines of a fine grid a third of a cell off)
+    import pixfix.grid as G
+    polished = []
+    orig = G._Scorer.polish
+
+    def spy(self, c, censored=False):
+        polished.append(c.z)
+        return orig(self, c, censored)
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(8, 240, 3))
+    prof = rng.uniform(0, 0.2, 241)
+    prof[::6] += 1.0
+    monkeypatch.setattr(G._Scorer, "polish", spy)
+    monkeypatch.setattr(G, "CENSORED_POLISH", False)
+    monkeypatch.setattr(G, "_proposals", lambda profiles, lo, hi: [3.0, 4.0, 5.0, 6.0, 7.5, 9.0, 12.0, 18.0])
+    fit = G._fit_axis(data, [prof], 0.25, 1.0, 64.0, False, 0.5, allow_native=False)
+    strongest = sorted(z for _, z in fit.proposals)[-G.POLISH_STRONGEST:]
+    assert G.POLISH_STRONGEST >= 1
+    assert all(any(abs(z - p) < 1e-12 for p in polished) for z in strongest)
+
+
 def test_confidence_counts_only_grids_with_other_cell_counts_as_rivals():
     # a drifting grid's near copy (37.6 px for 36.8 px: 27.2 cells for 27.8 on 1024 px)
     # is the same cells, not a rival; the next hypothesis (12 px) sets the margin

@@ -233,6 +233,8 @@ SQUARE_PRIOR = 1.5
 PREFER_BONUS = 1e3
 #: candidates tuned to the residual's optimum before the final choice
 POLISH_TOP = 3
+#: ... and, besides them, the candidates with the strongest combs in the edge profile
+POLISH_STRONGEST = 2
 #: cells the polish may move the end lines by (stretch) and the grid by (shift)
 POLISH_REACH = 0.5
 #: edge-following lines are also placed expecting the local cell width (:func:`.fit.refine_lines`)
@@ -596,9 +598,15 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
                                 proposals)
     judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -scorer.rank(c))
-    # the leaders are tuned to the residual's optimum and judged again
-    top = [scorer.judge(scorer.polish(c)) for c in judged[:POLISH_TOP]]
-    judged = sorted(_scale_chain(scorer, top + judged[POLISH_TOP:]), key=lambda c: -scorer.rank(c))
+    # the leaders are tuned to the residual's optimum and judged again, and so are the
+    # strongest combs: the edges show them clearly, but their size is only known to a
+    # few tenths of a per cent, which over a hundred cells of a small grid puts the far
+    # lines a third of a cell off and can leave them out of the leaders
+    lead = set(range(min(POLISH_TOP, len(judged))))
+    lead |= set(sorted(range(len(judged)), key=lambda i: -judged[i].z)[:POLISH_STRONGEST])
+    top = [scorer.judge(scorer.polish(judged[i])) for i in sorted(lead)]
+    judged = sorted(_scale_chain(scorer, top + [c for i, c in enumerate(judged) if i not in lead]),
+                    key=lambda c: -scorer.rank(c))
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     best = _coarsest_equivalent(scorer, judged[0])
