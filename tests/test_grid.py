@@ -353,6 +353,43 @@ def test_compiled_design_weights_equal_the_kernel_definitions(kernel, rng):
         assert np.allclose(got.w, want.w, atol=1e-12)
 
 
+def test_compiled_warp_and_border_slivers_equal_their_definitions(rng):
+    from pixfix.grid import _warp
+    from pixfix.grid.period import PARTIAL_TOL, finish_lines
+
+    def warp(lines, scale, shift, length):  # the definition, in numpy
+        inner = np.asarray(lines, np.float64)[1:-1]
+        if len(inner) < 2:
+            return np.asarray(lines, np.float64)
+        c0 = length / 2.0
+        inner = c0 + (inner - c0) * scale + shift
+        lo, hi = inner[1] - inner[0], inner[-1] - inner[-2]
+        if lo > 0.5 and inner[0] > lo:
+            inner = np.concatenate([inner[0] - lo * np.arange(int(inner[0] // lo), 0, -1), inner])
+        if hi > 0.5 and length - inner[-1] > hi:
+            inner = np.concatenate([inner, inner[-1] + hi * np.arange(1, int((length - inner[-1]) // hi) + 1)])
+        inner = inner[(inner > 0) & (inner < length)]
+        return np.concatenate([[0.0], inner, [float(length)]])
+
+    def finish(inner, p, length, min_partial):
+        inner = np.unique(inner[(inner > 0) & (inner < length)])
+        lines = np.concatenate([[0], inner, [length]]).astype(np.int64)
+        for end in (0, -1):
+            if len(lines) > 2 and abs(lines[end] - lines[end + 1 if end == 0 else -2]) < min_partial * p - PARTIAL_TOL:
+                lines = lines[1:] if end == 0 else lines[:-1]
+        return lines
+
+    for _ in range(500):
+        length, q = int(rng.integers(3, 400)), float(rng.uniform(0.6, 40.0))
+        inner = np.arange(rng.uniform(0, q), length, q)
+        lines = np.concatenate([[0.0], inner[(inner > 0) & (inner < length)], [float(length)]])
+        s, t = float(rng.uniform(0.8, 1.2)), float(rng.uniform(-q, q))
+        assert np.array_equal(_warp(lines, s, t, length), warp(lines, s, t, length))
+        ints = np.round(inner + rng.integers(-3, 4, len(inner))).astype(np.int64)
+        mp = float(rng.choice([0.0, 0.5, 1.0]))
+        assert np.array_equal(finish_lines(ints, q, length, mp), finish(ints, q, length, mp))
+
+
 def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
     from pixfix.grid import _lattice
     from pixfix.grid.model import box_rss, cell_centres, design, fit_cells

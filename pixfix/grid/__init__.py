@@ -172,18 +172,7 @@ def _warp(lines: np.ndarray, scale: float, shift: float, length: int) -> np.ndar
     """``lines`` stretched by ``scale`` about the image centre and moved by ``shift``;
     lines leaving the image are dropped and the ends continued with the outer spacing,
     so the grid still covers the whole axis."""
-    inner = np.asarray(lines, np.float64)[1:-1]
-    if len(inner) < 2:
-        return np.asarray(lines, np.float64)
-    c0 = length / 2.0
-    inner = c0 + (inner - c0) * scale + shift
-    lo_step, hi_step = inner[1] - inner[0], inner[-1] - inner[-2]
-    if lo_step > 0.5 and inner[0] > lo_step:
-        inner = np.concatenate([inner[0] - lo_step * np.arange(int(inner[0] // lo_step), 0, -1), inner])
-    if hi_step > 0.5 and length - inner[-1] > hi_step:
-        inner = np.concatenate([inner, inner[-1] + hi_step * np.arange(1, int((length - inner[-1]) // hi_step) + 1)])
-    inner = inner[(inner > 0) & (inner < length)]
-    return np.concatenate([[0.0], inner, [float(length)]])
+    return _jit.warp(np.ascontiguousarray(lines, np.float64), float(scale), float(shift), int(length))
 
 
 @dataclass

@@ -540,3 +540,75 @@ def normalised_strength(e: np.ndarray, guide: np.ndarray) -> np.ndarray:
         top = inner.max() if len(inner) else 1.0
     s = (e - base) / max(top - base, 1e-9)
     return np.minimum(np.maximum(s, -0.5), 2.0)
+
+
+@njit(cache=True, nogil=True)
+def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
+    """``model.cell_centres`` (which documents it) in one call."""
+    m = len(lines)
+    if m <= 2:
+        return np.array([length / 2.0])
+    first = min(lines[1] - cell, 0.0) if lines[1] < cell else lines[0]
+    last = max(lines[m - 2] + cell, float(length)) if length - lines[m - 2] < cell else lines[m - 1]
+    out = np.empty(m - 1)
+    for k in range(m - 1):
+        a = first if k == 0 else lines[k]
+        b = last if k == m - 2 else lines[k + 1]
+        out[k] = 0.5 * (a + b)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def smooth_rss(y: np.ndarray, yy: float, centres: np.ndarray, length: int, code: int, support: int,
+               ridge: float) -> float:
+    """Residual sum of squares of a smooth kernel's least-squares fit to ``y`` (sum of
+    squares ``yy``) for cells centred at ``centres``; -1 when the normal matrix is not
+    positive definite (the caller then solves otherwise)."""
+    k0, w = kernel_weights(centres, length, code, support)
+    explained, ok = band_explained(y, k0, w, len(centres), ridge)
+    return max(yy - explained, 0.0) if ok else -1.0
+
+
+@njit(cache=True, nogil=True)
+def warp(lines: np.ndarray, scale: float, shift: float, length: int) -> np.ndarray:
+    """``grid._warp`` (which documents it) in one call."""
+    m = len(lines) - 2
+    if m < 2:
+        return lines.copy()
+    c0 = length / 2.0
+    inner = c0 + (lines[1:-1] - c0) * scale + shift
+    lo_step, hi_step = inner[1] - inner[0], inner[m - 1] - inner[m - 2]
+    n_lo = int(inner[0] // lo_step) if lo_step > 0.5 and inner[0] > lo_step else 0
+    n_hi = int((length - inner[m - 1]) // hi_step) if hi_step > 0.5 and length - inner[m - 1] > hi_step else 0
+    out = np.empty(n_lo + m + n_hi + 2)
+    out[0] = 0.0
+    cnt = 1
+    for j in range(n_lo + m + n_hi):
+        if j < n_lo:
+            v = inner[0] - lo_step * (n_lo - j)
+        elif j < n_lo + m:
+            v = inner[j - n_lo]
+        else:
+            v = inner[m - 1] + hi_step * (j - n_lo - m + 1)
+        if 0 < v < length:
+            out[cnt] = v
+            cnt += 1
+    out[cnt] = float(length)
+    return out[:cnt + 1].copy()
+
+
+@njit(cache=True, nogil=True)
+def finish_lines(inner: np.ndarray, least: float, length: int) -> np.ndarray:
+    """``period.finish_lines`` (which documents it) for integer boundaries; ``least``:
+    the narrowest border cell kept (px)."""
+    kept = np.unique(inner[(inner > 0) & (inner < length)])
+    lines = np.empty(len(kept) + 2, np.int64)
+    lines[0] = 0
+    lines[1:-1] = kept
+    lines[-1] = length
+    lo, hi = 0, len(lines)
+    if hi - lo > 2 and lines[lo + 1] - lines[lo] < least:
+        lo += 1
+    if hi - lo > 2 and lines[hi - 1] - lines[hi - 2] < least:
+        hi -= 1
+    return lines[lo:hi].copy()

@@ -79,14 +79,7 @@ def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
     """Centres of the cells bounded by ``lines`` (pixel-edge coordinates, first 0 and
     last ``length``), with the partial cells at both borders completed to full size
     (``cell``) outside the image, where their true centres lie."""
-    lines = np.asarray(lines, np.float64)
-    inner = lines[1:-1]
-    if len(inner) == 0:
-        return np.array([length / 2.0])
-    first = min(inner[0] - cell, 0.0) if inner[0] < cell else lines[0]
-    last = max(inner[-1] + cell, float(length)) if length - inner[-1] < cell else lines[-1]
-    b = np.concatenate([[first], inner, [last]])
-    return 0.5 * (b[:-1] + b[1:])
+    return _jit.cell_centres(np.ascontiguousarray(lines, np.float64), int(length), float(cell))
 
 
 def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -279,13 +272,19 @@ def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
     the number of values the data had (``y.size`` unless ``y`` was compressed by
     :func:`compress_columns`)."""
     length = y.shape[0]
-    centres = cell_centres(lines, length, cell)
+    lines = np.ascontiguousarray(lines, np.float64)
+    centres = _jit.cell_centres(lines, length, float(cell))
+    y = np.ascontiguousarray(y, np.float64)
     best = (np.inf, "nearest")
     for k in kernels:
         if k == "nearest" and sums is not None:
-            rss = box_rss(sums[0], sums[1], lines, centres)
-        else:
+            rss = _jit.box_rss(sums[0], sums[1], lines, float(centres[0]), float(centres[-1]))
+        elif k == "nearest":
             _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
+        else:  # one compiled call: weights, normal matrix, its factor and the explained part
+            rss = _jit.smooth_rss(y, yy, centres, length, _jit.KERNEL_CODES[k], KERNELS[k][1], 1e-7)
+            if rss < 0:  # not positive definite: the general solver
+                _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
         if rss < best[0]:
             best = (rss, k)
     return best[0] / (y.size if n_values is None else n_values), best[1]

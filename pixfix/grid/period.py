@@ -146,14 +146,7 @@ def finish_lines(inner: np.ndarray, p: float, length: int, min_partial: float = 
     """Add the image borders to interior boundaries, dropping slivers at either end
     (narrower than ``min_partial`` cells; a cell of exactly that share stays, whatever
     the last bits of a fitted ``p``: 1 px of a 2-px cell is kept)."""
-    inner = np.unique(inner[(inner > 0) & (inner < length)])
-    lines = np.concatenate([[0], inner, [length]]).astype(np.int64)
-    least = min_partial * p - PARTIAL_TOL
-    if len(lines) > 2 and lines[1] - lines[0] < least:
-        lines = lines[1:]
-    if len(lines) > 2 and lines[-1] - lines[-2] < least:
-        lines = lines[:-1]
-    return lines
+    return _jit.finish_lines(np.ascontiguousarray(inner, np.int64), float(min_partial * p - PARTIAL_TOL), int(length))
 
 
 #: px: border cells within this of the sliver threshold count as at it (rounding)
