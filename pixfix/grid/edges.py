@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import _jit
+
 #: Weight of the alpha channel relative to CIELAB units (alpha 0..255 -> 0..ALPHA_SCALE).
 ALPHA_SCALE = 100.0
 
@@ -68,9 +70,7 @@ def edge_profile(feats: np.ndarray, axis: int, method: str = "diff") -> np.ndarr
     if method == "sobel" and feats.shape[1 - axis] > 2:
         # smooth across the orthogonal axis with the Sobel [1 2 1] kernel, then differentiate
         f = cv2.GaussianBlur(feats, (1, 3) if axis == 1 else (3, 1), 0)
-    other = (0, 2) if axis == 1 else (1, 2)
-    prof[1:n] = np.abs(np.diff(f, axis=axis)).sum(axis=other, dtype=np.float64)
-    return prof
+    return _jit.diff_profile(np.ascontiguousarray(f, np.float32), axis)
 
 
 def noise_sigma(feats: np.ndarray) -> float:
@@ -98,20 +98,7 @@ def ridge_profile(feats: np.ndarray, axis: int) -> np.ndarray:
     into one sharp peak at its centre.  Returns length ``n + 1`` in pixel-edge
     coordinates, like :func:`edge_profiles`.
     """
-    f = feats if axis == 1 else feats.transpose(1, 0, 2)
-    h, w = f.shape[:2]
-    g = np.abs(np.diff(f, axis=1)).sum(axis=2)  # (h, w-1): g[:, j] is boundary j+1
-    prof = np.zeros(w + 1)
-    if w < 3:
-        prof[1:w] = g.sum(axis=0)
-        return prof
-    noise = float(np.median(g)) + 1e-6
-    # a local maximum along the axis (the outer neighbours of the end columns count as 0)
-    peak = g > 3.0 * noise + 2.0
-    peak[:, 1:] &= g[:, 1:] >= g[:, :-1]
-    peak[:, :-1] &= g[:, :-1] > g[:, 1:]
-    prof[1:w] = (g * peak).sum(axis=0, dtype=np.float64)
-    return prof
+    return _jit.ridge_profile(np.ascontiguousarray(feats, np.float32), axis)
 
 
 def curvature_profiles(feats: np.ndarray, blur: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -135,17 +122,7 @@ def curvature_profile(feats: np.ndarray, axis: int, blur: float = 1.0) -> np.nda
     edge ``b`` (peaks at pixels ``b-1`` and ``b``) peaks at ``b``.
     """
     f = cv2.GaussianBlur(feats, (0, 0), blur) if blur > 0 else feats
-    n = f.shape[axis]
-    prof = np.zeros(n + 1)
-    if n >= 3:
-        if axis == 1:
-            d = np.abs(f[:, 2:] - 2 * f[:, 1:-1] + f[:, :-2]).sum(axis=(0, 2), dtype=np.float64)  # pixels 1..n-2
-        else:
-            d = np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).sum(axis=(1, 2), dtype=np.float64)
-        prof[1:n - 1] += d
-        prof[2:n] += d
-    prof[[0, n]] = 0
-    return prof
+    return _jit.curvature_profile(np.ascontiguousarray(f, np.float32), axis)
 
 
 def jpeg_blockiness(feats: np.ndarray) -> float:
