@@ -390,6 +390,51 @@ def test_compiled_warp_and_border_slivers_equal_their_definitions(rng):
         assert np.array_equal(finish_lines(ints, q, length, mp), finish(ints, q, length, mp))
 
 
+def test_compiled_edge_profiles_equal_their_numpy_definitions(rng):
+    from pixfix.grid.edges import curvature_profile, edge_profile
+
+    def diff(f, axis):
+        n = f.shape[axis]
+        prof = np.zeros(n + 1)
+        prof[1:n] = np.abs(np.diff(f, axis=axis)).sum(axis=(0, 2) if axis == 1 else (1, 2), dtype=np.float64)
+        return prof
+
+    def ridge(f, axis):
+        f = f if axis == 1 else f.transpose(1, 0, 2)
+        w = f.shape[1]
+        g = np.abs(np.diff(f, axis=1)).sum(axis=2)
+        prof = np.zeros(w + 1)
+        if w < 3:
+            prof[1:w] = g.sum(axis=0)
+            return prof
+        peak = g > 3.0 * (float(np.median(g)) + 1e-6) + 2.0
+        peak[:, 1:] &= g[:, 1:] >= g[:, :-1]
+        peak[:, :-1] &= g[:, :-1] > g[:, 1:]
+        prof[1:w] = (g * peak).sum(axis=0, dtype=np.float64)
+        return prof
+
+    def curvature(f, axis):
+        n = f.shape[axis]
+        prof = np.zeros(n + 1)
+        if n >= 3:
+            d = (np.abs(f[:, 2:] - 2 * f[:, 1:-1] + f[:, :-2]).sum(axis=(0, 2), dtype=np.float64) if axis == 1
+                 else np.abs(f[2:] - 2 * f[1:-1] + f[:-2]).sum(axis=(1, 2), dtype=np.float64))
+            prof[1:n - 1] += d
+            prof[2:n] += d
+        prof[[0, n]] = 0
+        return prof
+
+    for trial in range(40):
+        h, w = int(rng.integers(1, 50)), int(rng.integers(1, 50))
+        f = (rng.normal(0, 20, (h, w, 4)) * (rng.random((h, w, 1)) < 0.5)).astype(np.float32)
+        if trial % 3 == 0:
+            f = np.round(f)  # plateaus and ties
+        for axis in (0, 1):
+            assert np.allclose(edge_profile(f, axis, "diff"), diff(f, axis), rtol=1e-12)
+            assert np.allclose(edge_profile(f, axis, "nms"), ridge(f, axis), rtol=1e-12)
+            assert np.allclose(curvature_profile(f, axis, 0.0), curvature(f, axis), rtol=1e-12)
+
+
 def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
     from pixfix.grid import _lattice
     from pixfix.grid.model import box_rss, cell_centres, design, fit_cells
