@@ -259,8 +259,8 @@ def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, ex
 
 
 def test_boundary_dp_loop_equals_the_block_version(rng):
+    from _reference import dp_blocks as _dp_blocks
     from pixfix.grid._jit import boundary_dp
-    from pixfix.grid.fit import _dp_blocks
     for trial in range(60):
         length, p = int(rng.integers(5, 200)), float(rng.uniform(1.5, 30.0))
         dmin, dmax = max(1, int(np.floor(0.65 * p))), max(1, int(np.ceil(1.35 * p)))
@@ -278,7 +278,8 @@ def test_boundary_dp_loop_equals_the_block_version(rng):
 
 
 def test_compiled_line_polish_equals_the_numpy_version(rng):
-    from pixfix.grid.fit import _polish_lines_numpy, polish_lines
+    from _reference import polish_lines as _polish_lines_numpy
+    from pixfix.grid.fit import polish_lines
 
     for trial in range(80):
         length, m, q = int(rng.integers(12, 300)), int(rng.integers(1, 10)), float(rng.uniform(2.0, 25.0))
@@ -302,7 +303,8 @@ def test_compiled_line_polish_equals_the_numpy_version(rng):
 
 
 def test_compiled_comb_refinement_equals_the_numpy_version(rng):
-    from pixfix.grid.period import _refine_comb_numpy, refine_comb
+    from _reference import refine_comb as _refine_comb_numpy
+    from pixfix.grid.period import refine_comb
 
     for _ in range(300):
         length, q = int(rng.integers(3, 400)), float(rng.uniform(2.0, 30.0))
@@ -320,7 +322,8 @@ def test_compiled_comb_refinement_equals_the_numpy_version(rng):
 
 def test_compiled_strength_and_mean_cell_equal_their_definitions(rng):
     from pixfix.grid import _mean_cell
-    from pixfix.grid.fit import _normalised_strength_numpy, normalised_strength
+    from _reference import normalised_strength as _normalised_strength_numpy
+    from pixfix.grid.fit import normalised_strength
 
     for _ in range(200):
         length, q = int(rng.integers(4, 300)), float(rng.uniform(1.5, 30.0))
@@ -339,7 +342,8 @@ def test_compiled_strength_and_mean_cell_equal_their_definitions(rng):
 
 @pytest.mark.parametrize("kernel", ["soft", "linear", "cubic", "lanczos"])
 def test_compiled_design_weights_equal_the_kernel_definitions(kernel, rng):
-    from pixfix.grid.model import _design_numpy, cell_centres, design
+    from _reference import design as _design_numpy
+    from pixfix.grid.model import cell_centres, design
 
     for trial in range(100):
         length, q = int(rng.integers(3, 300)), float(rng.uniform(1.2, 30.0))

@@ -669,10 +669,11 @@ def ridge_profile(f: np.ndarray, axis: int) -> np.ndarray:
             v = g[a, b]
             if not v > thr:
                 continue
+            none = np.float32(-1.0)  # beyond the ends: no neighbour to beat
             if axis == 1:
-                j, prev, nxt = b, g[a, b - 1] if b > 0 else np.float32(-1.0), g[a, b + 1] if b < n - 2 else np.float32(-1.0)
+                j, prev, nxt = b, g[a, b - 1] if b > 0 else none, g[a, b + 1] if b < n - 2 else none
             else:
-                j, prev, nxt = a, g[a - 1, b] if a > 0 else np.float32(-1.0), g[a + 1, b] if a < n - 2 else np.float32(-1.0)
+                j, prev, nxt = a, g[a - 1, b] if a > 0 else none, g[a + 1, b] if a < n - 2 else none
             if v >= prev and v > nxt:
                 prof[j + 1] += v
     return prof

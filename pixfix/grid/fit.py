@@ -27,20 +27,6 @@ def normalised_strength(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
                                     np.ascontiguousarray(guide, np.int64))
 
 
-def _normalised_strength_numpy(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
-    """:func:`normalised_strength` in numpy: the reference the compiled version is tested against."""
-    e = np.asarray(profile, np.float64)
-    inner = e[1:-1]
-    base = float(np.median(inner)) if len(inner) else 0.0
-    g = guide[(guide > 0) & (guide < len(e) - 1)]
-    if len(g):
-        near = np.maximum(np.maximum(e[np.clip(g - 1, 0, len(e) - 1)], e[g]), e[np.clip(g + 1, 0, len(e) - 1)])
-        top = float(np.percentile(near, 75))
-    else:
-        top = float(inner.max()) if len(inner) else 1.0
-    s = (e - base) / max(top - base, 1e-9)
-    return np.clip(s, -0.5, 2.0)
-
 
 #: weight of a line's squared distance (px) to the nearest comb line, before the cap
 ANCHOR_K = 0.3
@@ -147,38 +133,6 @@ def local_widths(lines: np.ndarray, strength: np.ndarray, p: float,
     return width, index
 
 
-def _dp_blocks(s: np.ndarray, length: int, dmin: int, dmax: int, ds: np.ndarray,
-               pen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best path scores and back-pointers of the boundary DP, in numpy blocks: spacings
-    are at least ``dmin``, so each block of ``dmin`` positions depends only on earlier
-    blocks.  The reference the compiled loop (:func:`._jit.boundary_dp`, used) is
-    tested against.
-    ``pen``: the cost of each spacing ``ds`` (one row), or one row per position (L+1, n)
-    when the expected width changes along the axis."""
-    neg = -1e18
-    score = np.full(length + 1, neg)
-    back = np.full(length + 1, -1, np.int64)
-    for b0 in range(1, length, dmin):
-        blk = np.arange(b0, min(b0 + dmin, length))
-        prev = blk[:, None] - ds[None, :]
-        ok = prev >= 1
-        cand = np.where(ok, score[np.maximum(prev, 0)] - (pen[blk] if pen.ndim == 2 else pen[None, :]), neg)
-        j = np.argmax(cand, axis=1)
-        best = cand[np.arange(len(blk)), j]
-        start = np.where(blk <= dmax, 0.0, neg)  # first line: a partial cell from the border
-        use_start = start >= best
-        score[blk] = s[blk] + np.maximum(best, start)
-        back[blk] = np.where(use_start, -1, prev[np.arange(len(blk)), j])
-    return score, back
-
-
-def box_cost(cs: np.ndarray, cq: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Squared deviation of the block ``[a, b)`` from its row means, for all rows at once:
-    ``sum (y^2) - |sum y|^2 / (b - a)`` from cumulative sums ``cs`` (L+1, m) of the
-    data along the axis and ``cq`` (L+1) of its squares summed over the rows."""
-    s = cs[b] - cs[a]
-    n = np.maximum(b - a, 1).astype(np.float64)
-    return (cq[b] - cq[a]) - np.einsum("...m,...m->...", s, s) / n
 
 
 def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
@@ -207,43 +161,3 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
                              float(cell), float(price), int(reach), int(rounds), float(sd), float(wmin), float(wmax))
 
 
-def _polish_lines_numpy(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
-                        reach: int = 2, rounds: int = 6, jitter: float = 0.15, spread: float = 0.35,
-                        values: int | None = None) -> np.ndarray:
-    """:func:`polish_lines` in numpy, all lines of one parity at once: the reference the
-    compiled loop (:func:`._jit.polish_lines`) is tested against."""
-    b = np.asarray(lines, np.int64).copy()
-    start = b.copy()
-    n = len(b) - 1
-    if n < 2:
-        return b
-    offs = np.arange(-reach, reach + 1)
-    sd = max(jitter * cell, 0.5)
-    wmin, wmax = max(1.0, (1 - spread) * cell), (1 + spread) * cell
-    price = 0.5 * max(noise, 1e-3) * (cs.shape[1] if values is None else values)
-    for _ in range(rounds):
-        moved = False
-        for parity in (1, 2):
-            i = np.arange(parity, n, 2)            # interior lines of this parity
-            if len(i) == 0:
-                continue
-            cand = b[i][:, None] + offs[None, :]
-            wl, wr = cand - b[i - 1][:, None], b[i + 1][:, None] - cand
-            # cells keep a plausible width (border cells may be partial)
-            ok = (wl >= 1) & (wr >= 1)
-            ok &= ((wl >= wmin) & (wl <= wmax)) | (i[:, None] == 1)
-            ok &= ((wr >= wmin) & (wr <= wmax)) | (i[:, None] == n - 1)
-            ok &= np.abs(cand - start[i][:, None]) <= reach  # tethered to where the edges put it
-            ok[:, reach] = True  # staying put is always allowed
-            cand = np.where(ok, cand, b[i][:, None])
-            cost = box_cost(cs, cq, b[i - 1][:, None], cand) + box_cost(cs, cq, cand, b[i + 1][:, None])
-            wl, wr = cand - b[i - 1][:, None], b[i + 1][:, None] - cand
-            cost = cost + price * (((wl - cell) / sd) ** 2 + ((wr - cell) / sd) ** 2)
-            j = np.argmin(cost, axis=1)
-            new = cand[np.arange(len(i)), j]
-            if np.any(new != b[i]):
-                moved = True
-                b[i] = new
-        if not moved:
-            break
-    return b

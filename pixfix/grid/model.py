@@ -82,18 +82,6 @@ def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
     return _jit.cell_centres(np.ascontiguousarray(lines, np.float64), int(length), float(cell))
 
 
-def _index_coordinate(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Map positions ``x`` to cell-index coordinates (``centres[k] -> k``), linear
-    between centres and extrapolated with the outer spacing."""
-    n = len(centres)
-    if n == 1:
-        return np.zeros_like(x)
-    u = np.interp(x, centres, np.arange(n, dtype=np.float64))
-    lo, hi = x < centres[0], x > centres[-1]
-    u[lo] = (x[lo] - centres[0]) / (centres[1] - centres[0])
-    u[hi] = n - 1 + (x[hi] - centres[-1]) / (centres[-1] - centres[-2])
-    return u
-
 
 @dataclass
 class Design:
@@ -171,21 +159,6 @@ def design(centres: np.ndarray, length: int, kernel: str, lines: np.ndarray | No
                                 KERNELS[kernel][1])
     return Design(k0=k0, w=w, n=n)
 
-
-def _design_numpy(centres: np.ndarray, length: int, kernel: str) -> Design:
-    """A smooth kernel's :func:`design` in plain numpy: the definition the compiled
-    weights (:func:`._jit.kernel_weights`) are tested against."""
-    n = len(centres)
-    x = np.arange(length, dtype=np.float64) + 0.5
-    f, support = KERNELS[kernel]
-    u = _index_coordinate(x, centres)
-    k0 = np.floor(u).astype(np.int64) - support + 1
-    k = k0[:, None] + np.arange(2 * support)[None, :]
-    w = f(u[:, None] - k)
-    w[(k < 0) | (k >= n)] = 0.0
-    s = w.sum(axis=1, keepdims=True)
-    w /= np.where(np.abs(s) > 1e-9, s, 1.0)
-    return Design(k0=k0, w=w, n=n)
 
 
 def gram_solver(a: Design, ridge: float = 1e-7) -> Callable[[np.ndarray], np.ndarray]:
