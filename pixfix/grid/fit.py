@@ -27,7 +27,6 @@ def normalised_strength(profile: np.ndarray, guide: np.ndarray) -> np.ndarray:
                                     np.ascontiguousarray(guide, np.int64))
 
 
-
 #: weight of a line's squared distance (px) to the nearest comb line, before the cap
 ANCHOR_K = 0.3
 
@@ -133,8 +132,6 @@ def local_widths(lines: np.ndarray, strength: np.ndarray, p: float,
     return width, index
 
 
-
-
 def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
                  reach: int = 2, rounds: int = 6, jitter: float = 0.15, spread: float = 0.35,
                  values: int | None = None) -> np.ndarray:
@@ -159,5 +156,3 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     price = 0.5 * max(noise, 1e-3) * (cs.shape[1] if values is None else values)
     return _jit.polish_lines(np.ascontiguousarray(cs, np.float64), np.ascontiguousarray(cq, np.float64), b,
                              float(cell), float(price), int(reach), int(rounds), float(sd), float(wmin), float(wmax))
-
-

@@ -82,7 +82,6 @@ def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
     return _jit.cell_centres(np.ascontiguousarray(lines, np.float64), int(length), float(cell))
 
 
-
 @dataclass
 class Design:
     """A banded design matrix: pixel ``x`` = sum_j ``w[x, j]`` * cell ``k0[x] + j``.
@@ -158,7 +157,6 @@ def design(centres: np.ndarray, length: int, kernel: str, lines: np.ndarray | No
     k0, w = _jit.kernel_weights(np.ascontiguousarray(centres, np.float64), length, _jit.KERNEL_CODES[kernel],
                                 KERNELS[kernel][1])
     return Design(k0=k0, w=w, n=n)
-
 
 
 def gram_solver(a: Design, ridge: float = 1e-7) -> Callable[[np.ndarray], np.ndarray]:

@@ -280,5 +280,3 @@ def refine_comb(profile: np.ndarray, q: float, ph: float, reach: float = 0.3,
     q, ph, used = _jit.refine_comb(np.ascontiguousarray(profile, np.float64), float(q), float(ph), float(reach),
                                    int(iters))
     return float(q), float(ph), int(used)
-
-
