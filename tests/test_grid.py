@@ -439,6 +439,19 @@ def test_compiled_edge_profiles_equal_their_numpy_definitions(rng):
             assert np.allclose(curvature_profile(f, axis, 0.0), curvature(f, axis), rtol=1e-12)
 
 
+def test_compiled_loops_work_where_numba_cannot_cache():
+    # a read-only install with no writable home gives numba no cache location: the
+    # loops are then compiled per process instead of failing at import
+    from numba import njit
+
+    from pixfix.grid._jit import _compiled
+    ns: dict = {}
+    exec("def f(a):\n    return a + 1\n", ns)  # no source file: nowhere to cache
+    with pytest.raises(RuntimeError):
+        njit(cache=True)(ns["f"])
+    assert _compiled(ns["f"])(1) == 2
+
+
 def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
     from pixfix.grid import _lattice
     from pixfix.grid.model import box_rss, cell_centres, design, fit_cells

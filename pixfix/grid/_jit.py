@@ -17,17 +17,29 @@ from __future__ import annotations
 
 import math
 
+from typing import Callable
+
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+def _compiled(fn: Callable) -> Callable:
+    """``fn`` compiled on first use (numba), the machine code cached beside this file
+    (or in numba's user cache); compiled per process when neither is writable (a
+    read-only install): slower to start, same results."""
+    try:
+        return njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True)(fn)
+
+
+@_compiled
 def _taps(base: int, t: int, n: int) -> tuple[int, int]:
     """The taps ``i0 <= i < i1`` of a pixel whose first cell is ``base`` that fall on cells."""
     return max(0, -base), min(t, n - base)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_gram(k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> np.ndarray:
     """``A^T A`` (n, T) in diagonal-offset form, its diagonal raised by ``ridge`` times
     its largest entry (at least 1): a tiny Tikhonov term for cells no pixel sees."""
@@ -49,7 +61,7 @@ def band_gram(k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> np.ndarray
     return g
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_cholesky(g: np.ndarray) -> tuple[np.ndarray, bool]:
     """Upper Cholesky factor ``U`` of the banded matrix ``g`` (same form); ``False``
     when the matrix is not positive definite (a pivot <= 0 or NaN)."""
@@ -72,7 +84,7 @@ def band_cholesky(g: np.ndarray) -> tuple[np.ndarray, bool]:
     return u, True
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
     """``A^T y`` for data ``y`` (L, m) -> (n, m)."""
     length, t = w.shape
@@ -90,7 +102,7 @@ def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray) -> np.nda
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_matmul_add(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray, out: np.ndarray) -> None:
     """``out += A v`` for cell values ``v`` (n, m) and ``out`` (L, m), in place: two
     designs' predictions summed without a second image-size array."""
@@ -107,7 +119,7 @@ def band_matmul_add(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray, out: n
                     out[x, c] += wi * v[k, c]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_matmul(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray) -> np.ndarray:
     """``A v`` for cell values ``v`` (n, m) -> (L, m): the image the cells predict."""
     out = np.zeros((w.shape[0], v.shape[1]))
@@ -115,7 +127,7 @@ def band_matmul(k0: np.ndarray, w: np.ndarray, n: int, v: np.ndarray) -> np.ndar
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def impute(x: np.ndarray, pred: np.ndarray, hi_i: np.ndarray, yh: np.ndarray, lo_i: np.ndarray,
            yl: np.ndarray) -> None:
     """Censored values moved to the prediction where it lies beyond their bound, in
@@ -129,7 +141,7 @@ def impute(x: np.ndarray, pred: np.ndarray, hi_i: np.ndarray, yh: np.ndarray, lo
         x[i] = min(yl[a], pred[i])
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_forward(u: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``z`` with ``U^T z = b`` (b: (n, m)), a new array."""
     n, t = u.shape
@@ -148,7 +160,7 @@ def band_forward(u: np.ndarray, b: np.ndarray) -> np.ndarray:
     return z
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_backward(u: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``v`` with ``U v = z`` (z: (n, m)), a new array."""
     n, t = u.shape
@@ -167,7 +179,7 @@ def band_backward(u: np.ndarray, z: np.ndarray) -> np.ndarray:
     return v
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_explained(y: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> tuple[float, bool]:
     """Sum of squares of ``y`` (L, m) that the least-squares fit of the design explains,
     ``|U^-T A^T y|^2``; ``False`` when the normal matrix is not positive definite (the
@@ -183,7 +195,7 @@ def band_explained(y: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int, ridge: 
     return s, True
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def band_censored(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int,
                   ridge: float, rounds: int, tol: float, relax: float) -> tuple[np.ndarray, float, bool]:
     """Least squares of the design on ``y`` (L, m) when values marked ``hi`` (``lo``)
@@ -234,7 +246,7 @@ def band_censored(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, k0: np.ndarray,
     return v, rss, True
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def boundary_dp(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarray,
                 per_position: bool) -> tuple[np.ndarray, np.ndarray]:
     """Best path scores and back-pointers of the boundary DP of :mod:`.fit` (see
@@ -271,7 +283,7 @@ _SIN_Q = np.sin(np.pi / 4.0 * np.arange(8))
 KERNEL_CODES = {"soft": 1, "linear": 2, "cubic": 3, "lanczos": 4}
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _kernel(code: int, t: float) -> float:
     if code == 1:  # a box blurred by a Gaussian of 0.12 cells (model._soft)
         s = 0.12 * np.sqrt(2.0)
@@ -295,7 +307,7 @@ def _kernel(code: int, t: float) -> float:
     return (np.sin(pt) / pt) * (np.sin(pt / 4.0) / (pt / 4.0))
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def kernel_weights(centres: np.ndarray, length: int, code: int, support: int) -> tuple[np.ndarray, np.ndarray]:
     """``(k0, w)`` of a smooth kernel's design for cells centred at ``centres``: pixel
     centres mapped to cell-index coordinates (linear between centres, extrapolated
@@ -353,7 +365,7 @@ def kernel_weights(centres: np.ndarray, length: int, code: int, support: int) ->
     return k0, w
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _block_cost(cs: np.ndarray, cq: np.ndarray, a: int, b: int) -> float:
     """Squared deviation of the block ``[a, b)`` from its row means (see ``fit.box_cost``)."""
     s2 = 0.0
@@ -363,7 +375,7 @@ def _block_cost(cs: np.ndarray, cq: np.ndarray, a: int, b: int) -> float:
     return (cq[b] - cq[a]) - s2 / max(b - a, 1)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, price: float, reach: int,
                  rounds: int, sd: float, wmin: float, wmax: float) -> np.ndarray:
     """The coordinate descent of ``fit.polish_lines`` (which documents it and sets the
@@ -407,7 +419,7 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     return b
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def refine_comb(e: np.ndarray, q: float, ph: float, reach: float, iters: int) -> tuple[float, float, int]:
     """The peak regression of ``period.refine_comb`` (which documents it), in one call."""
     n = len(e) - 1
@@ -477,7 +489,7 @@ def refine_comb(e: np.ndarray, q: float, ph: float, reach: float, iters: int) ->
     return q, ph, used
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def mean_cell(lines: np.ndarray, q: float) -> float:
     """``_mean_cell`` of the grid module (which documents it): the least-squares slope of
     the interior lines over their cell index, cells counted with the median width."""
@@ -495,7 +507,7 @@ def mean_cell(lines: np.ndarray, q: float) -> float:
     return float(np.sum((k - km) * (inner - im)) / np.sum((k - km) ** 2))
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, c_first: float, c_last: float) -> float:
     """``model.box_rss`` (which documents it) in one call: ``c_first`` / ``c_last`` are
     the first and last cell centres."""
@@ -522,7 +534,7 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, c_first: float, c
     return max(cq[length] - explained, 0.0)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def normalised_strength(e: np.ndarray, guide: np.ndarray) -> np.ndarray:
     """``fit.normalised_strength`` (which documents it) in one call."""
     n = len(e)
@@ -542,7 +554,7 @@ def normalised_strength(e: np.ndarray, guide: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(s, -0.5), 2.0)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
     """``model.cell_centres`` (which documents it) in one call."""
     m = len(lines)
@@ -558,7 +570,7 @@ def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def smooth_rss(y: np.ndarray, yy: float, centres: np.ndarray, length: int, code: int, support: int,
                ridge: float) -> float:
     """Residual sum of squares of a smooth kernel's least-squares fit to ``y`` (sum of
@@ -569,7 +581,7 @@ def smooth_rss(y: np.ndarray, yy: float, centres: np.ndarray, length: int, code:
     return max(yy - explained, 0.0) if ok else -1.0
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def warp(lines: np.ndarray, scale: float, shift: float, length: int) -> np.ndarray:
     """``grid._warp`` (which documents it) in one call."""
     m = len(lines) - 2
@@ -597,7 +609,7 @@ def warp(lines: np.ndarray, scale: float, shift: float, length: int) -> np.ndarr
     return out[:cnt + 1].copy()
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def finish_lines(inner: np.ndarray, least: float, length: int) -> np.ndarray:
     """``period.finish_lines`` (which documents it) for integer boundaries; ``least``:
     the narrowest border cell kept (px)."""
@@ -614,7 +626,7 @@ def finish_lines(inner: np.ndarray, least: float, length: int) -> np.ndarray:
     return lines[lo:hi].copy()
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def diff_profile(f: np.ndarray, axis: int) -> np.ndarray:
     """``edges.edge_profile(..., "diff")``: the absolute neighbour differences across
     each boundary along ``axis`` (1: columns, 0: rows) of ``f`` (H, W, C), summed over
@@ -638,7 +650,7 @@ def diff_profile(f: np.ndarray, axis: int) -> np.ndarray:
     return prof
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def ridge_profile(f: np.ndarray, axis: int) -> np.ndarray:
     """``edges.ridge_profile`` (which documents it) in one pass over ``f`` (H, W, C) in
     storage order: the neighbour differences across each boundary along ``axis``
@@ -679,7 +691,7 @@ def ridge_profile(f: np.ndarray, axis: int) -> np.ndarray:
     return prof
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def curvature_profile(f: np.ndarray, axis: int) -> np.ndarray:
     """``edges.curvature_profile`` without its blur: |second difference| along ``axis``
     summed over the other axis and the channels in float64, each pixel's value split
