@@ -130,15 +130,21 @@ def _fit_separable(xt: np.ndarray, ax: Design, ay: Design, solve_x: Callable | N
     return v.reshape(nx, ny, c).transpose(1, 0, 2)
 
 
-def _predict(v: np.ndarray, ax: Design, ay: Design, mix: np.ndarray | None = None) -> np.ndarray:
+def _predict(v: np.ndarray, ax: Design, ay: Design, mix: np.ndarray | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
     """The image, column-major (W, H, C), that cells ``v`` (ny, nx, C) make; ``mix``
-    (C', C): the channel mixes ``image @ mix.T`` (mixed while the arrays are small)."""
+    (C', C): the channel mixes ``image @ mix.T`` (mixed while the arrays are small);
+    ``out`` (W, H * C'): add the image to it in place (and return it) instead."""
     ny, nx, c = v.shape
-    t = ay.matmul(v.reshape(ny, nx * c)).reshape(-1, nx, c)                              # (H, nx, C)
+    t = ay.matmul(np.ascontiguousarray(v).reshape(ny, nx * c)).reshape(-1, nx, c)      # (H, nx, C)
     if mix is not None:
         t, c = t @ mix.T, mix.shape[0]
     h = t.shape[0]
-    return ax.matmul(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c)).reshape(-1, h, c)
+    cols = np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * c)
+    if out is None:
+        return ax.matmul(cols).reshape(-1, h, c)
+    ax.matmul_add(cols, out)
+    return out.reshape(-1, h, c)
 
 
 #: JFIF RGB -> YCbCr (offsets dropped: the fits are linear)
@@ -211,15 +217,11 @@ class _CellModel:
             return _predict(v, *self.parts[0])
         ycc = v @ _YCC.T
         (ax, ay), (cx, cy) = self.parts
-        w, h = ax.w.shape[0], ay.w.shape[0]
         # luma and chroma rendered into one image-size array (their columns' designs
         # differ, so each part is a product of its own, summed in place)
-        out = np.zeros((w, h * 3))
-        for (dx, dy), part, mix in (((ax, ay), ycc[..., :1], _RGB[:, :1]), ((cx, cy), ycc[..., 1:], _RGB[:, 1:])):
-            ny, nx, c = part.shape
-            t = dy.matmul(np.ascontiguousarray(part).reshape(ny, nx * c)).reshape(h, nx, c) @ mix.T  # (H, nx, 3)
-            dx.matmul_add(np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(nx, h * 3), out)
-        return out.reshape(w, h, 3)
+        out = np.zeros((ax.w.shape[0], ay.w.shape[0] * 3))
+        _predict(ycc[..., :1], ax, ay, mix=_RGB[:, :1], out=out)
+        return _predict(ycc[..., 1:], cx, cy, mix=_RGB[:, 1:], out=out)
 
 
 def _censored_fit(xt: np.ndarray, hi: np.ndarray, lo: np.ndarray, model: _CellModel,

@@ -285,26 +285,21 @@ KERNEL_CODES = {"soft": 1, "linear": 2, "cubic": 3, "lanczos": 4}
 
 @_compiled
 def _kernel(code: int, t: float) -> float:
+    """Weight at ``t`` (cells) of the soft box (1), linear (2) or cubic (3) kernel;
+    Lanczos (4) is evaluated in :func:`kernel_weights` by angle addition."""
     if code == 1:  # a box blurred by a Gaussian of 0.12 cells (model._soft)
         s = 0.12 * np.sqrt(2.0)
         return 0.5 * (math.erf((t + 0.5) / s) - math.erf((t - 0.5) / s))
     if code == 2:
         return max(0.0, 1.0 - abs(t))
-    if code == 3:  # Keys' cubic, a = -0.75 (model._cubic)
-        a = -0.75
-        t = abs(t)
-        if t <= 1.0:
-            return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-        if t < 2.0:
-            return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-        return 0.0
-    # Lanczos-4 (model._lanczos4)
-    if abs(t) >= 4.0:
-        return 0.0
-    if t == 0.0:
-        return 1.0
-    pt = np.pi * t
-    return (np.sin(pt) / pt) * (np.sin(pt / 4.0) / (pt / 4.0))
+    # Keys' cubic, a = -0.75 (model._cubic)
+    a = -0.75
+    t = abs(t)
+    if t <= 1.0:
+        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+    if t < 2.0:
+        return ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+    return 0.0
 
 
 @_compiled
