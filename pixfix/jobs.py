@@ -19,10 +19,7 @@ from typing import Optional
 import numpy as np
 
 from .config import Config
-from .debug import grid_overlay
 from .imageio import ImageError, jpeg_chroma, jpeg_hint, read_rgba, upscale_nearest, write_png, write_text
-from .palette import format_gpl
-from .pipeline import restore
 
 
 @dataclass
@@ -84,6 +81,11 @@ def _failed(rec: FileResult, src: Path, exc: BaseException) -> None:
 def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[np.ndarray] = None,
                  stop_after: Optional[str] = None) -> FileResult:
     """Restore ``src`` into ``out``; errors become a failed record with a one-line message."""
+    # the engine loads in the process that first restores (a worker), not with the CLI
+    from .debug import grid_overlay
+    from .palette import format_gpl
+    from .pipeline import restore
+
     t0 = time.perf_counter()
     rec = FileResult(input=str(src), output=str(out))
     try:
@@ -141,6 +143,8 @@ def restore_file(src: Path, out: Path, config: Config, fixed_palette: Optional[n
 def pixelate_file(src: Path, out: Path, config: Config, fixed_palette: Optional[np.ndarray] = None,
                   stop_after: Optional[str] = None) -> FileResult:
     """Turn an ordinary image into pixel art (``config.pixelate``) and write it to ``out``."""
+    from .palette import format_gpl
+
     t0 = time.perf_counter()
     rec = FileResult(input=str(src), output=str(out))
     try:

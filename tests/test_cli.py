@@ -162,3 +162,18 @@ def test_bundled_example_restores_to_its_sprite(tmp_path):
     err = np.abs(got[..., :3].astype(int) - truth[..., :3].astype(int)).max(axis=-1)
     assert err[opaque].max() <= 8
     assert len(np.unique(got[opaque][:, :3], axis=0)) == len(np.unique(truth[opaque][:, :3], axis=0))
+
+
+def test_help_and_usage_errors_do_not_load_the_engine():
+    # the CLI module (and the package) import the engine (numba, OpenCV, scikit-image)
+    # only when an image is processed: `pixfix --help` answers at once
+    import subprocess
+    import sys
+
+    code = ("import sys, pixfix.cli, pixfix; "
+            "heavy = [m for m in ('pixfix.grid', 'pixfix.pipeline', 'pixfix.palette', 'numba', 'cv2', 'skimage') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0 and "restore" in r.output
