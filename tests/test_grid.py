@@ -243,6 +243,7 @@ def _axis(cell: float, score: float):
     (9.0, 1.0, "y"),     # y lacks 1.0 of its evidence at x's size, x lacks 9: y takes x's size
     (1.0, 9.5, "x"),     # the other way round
     (0.5, 1.0, "x"),     # both could: the axis that lacks less changes
+    (2.5, 9.0, "x"),     # a degraded axis's harmonic that leads by 2.5 is within the prior odds
     (7.0, 8.0, "none"),  # both lack more than the prior: the axes stay different
 ])
 def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, expect):
