@@ -685,3 +685,15 @@ def test_drifting_lines_keep_the_local_count_where_edges_are_silent(cell):
     lo, hi = b[k - 6], b[k + 5]
     assert ((drift > lo) & (drift < hi)).sum() == ((b > lo) & (b < hi)).sum() == 10
     assert len(drift) - 2 == len(b)
+
+
+def test_a_one_colour_image_is_kept_as_it_is_with_no_confidence():
+    # every grid reproduces a flat image exactly, so none is evidence of cells: the
+    # engine used to pick an arbitrary one (a 48x64 fill came out as 4x3 cells of 12.5x25 px)
+    from pixfix import restore
+    img = np.full((64, 48, 4), (10, 20, 30, 255), np.uint8)
+    g = detect_grid(img)
+    assert g.native and g.shape == (64, 48) and g.confidence == 0.0
+    assert np.array_equal(restore(img).image, img)
+    # a forced grid (min_cell > 1) is still honoured
+    assert detect_grid(img, min_cell=4.0).x.cell >= 4.0

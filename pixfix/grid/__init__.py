@@ -715,6 +715,12 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     """
     feats = to_features(rgba)
     h, w = feats.shape[:2]
+    if min_cell <= 1.0 and bool(np.all(feats == feats[:1, :1])):
+        # one colour everywhere: no boundary to see, so any grid would be made up (every
+        # grid reproduces the image exactly); it is kept as it is, with no confidence
+        def flat(n: int) -> AxisFit:
+            return AxisFit(lines=np.arange(n + 1), cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.0)
+        return Grid(x=flat(w), y=flat(h), sigma=0.0)
     sigma = max(noise_sigma(feats), sigma_floor)
     repeats = exact_repeats(rgba)
     # native pixel art is stored losslessly and repeats exact values; an image that
