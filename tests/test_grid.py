@@ -697,3 +697,22 @@ def test_a_one_colour_image_is_kept_as_it_is_with_no_confidence():
     assert np.array_equal(restore(img).image, img)
     # a forced grid (min_cell > 1) is still honoured
     assert detect_grid(img, min_cell=4.0).x.cell >= 4.0
+
+
+def test_model_floor_estimates_the_noise_from_an_adequate_model(rng):
+    # box cells of 6 px plus white noise of variance 4: the true grid's residual is
+    # sigma^2 (1 - n / L), so r L / (L - n) recovers sigma^2; a coarser grid (which does
+    # not contain the truth) leaves more, and the floor is only ever lowered
+    import pixfix.grid as G
+    cells = rng.uniform(0, 255, (60, 20, 3))
+    data = np.repeat(cells, 6, axis=1) + rng.normal(0.0, 2.0, (60, 120, 3))
+    scorer = G._Scorer(data, np.zeros(121), ("nearest",), False, 0.5, 25.0)
+    cands = []
+    for q in (6.0, 12.0):
+        lines = G._lattice(q, 0.0, 120)
+        r, k = scorer.fit(lines, q)
+        cands.append(G._Candidate(q=q, ph=0.0, z=1.0, lines=lines, r=r, kernel=k))
+    assert cands[0].r < 4.0 < cands[1].r
+    assert G._model_floor(cands, 25.0, 120) == pytest.approx(4.0, rel=0.05)
+    assert G._model_floor(cands, 1.0, 120) == 1.0
+    assert G._model_floor(cands[1:], 25.0, 120) == 25.0  # an inadequate model leaves it as it was

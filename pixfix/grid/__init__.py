@@ -233,6 +233,10 @@ POLISH_REACH = 0.5
 DRIFT = True
 #: the chosen grid is tuned once more on the censored residual (clipped values as bounds)
 CENSORED_POLISH = True
+#: the residual floor is lowered to the noise the candidates' residuals show (:func:`_model_floor`)
+MODEL_FLOOR = True
+#: the least residual floor: 8-bit quantisation
+FLOOR_MIN = 0.25
 
 
 def candidate_score(q: float, r: float, r_fine: float, r_coarse: float, r_stretch: float, floor: float) -> float:
@@ -589,7 +593,11 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             best, judged = found
             return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
                                 proposals)
-    judged = sorted((scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs), key=lambda c: -scorer.rank(c))
+    judged = [scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs]
+    if MODEL_FLOOR:
+        floor = scorer.floor = _model_floor(judged, floor, length)
+        judged = [scorer.rescore(c) for c in judged]
+    judged.sort(key=lambda c: -scorer.rank(c))
     # the leaders are tuned to the residual's optimum and judged again, and so are the
     # strongest combs: the edges show them clearly, but their size is only known to a
     # few tenths of a per cent, which over a hundred cells of a small grid puts the far
@@ -607,6 +615,19 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         # a sprite on transparency) misleads the plain residual about size and offset
         best = scorer.polish(best, censored=True)
     return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals)
+
+
+def _model_floor(judged: list[_Candidate], floor: float, length: int) -> float:
+    """The residual floor, lowered to what the candidates show the noise to be.
+
+    A linear model with ``n`` cell values per line of ``L`` values leaves, when it contains
+    the truth, a mean residual of ``sigma^2 (1 - n / L)``; a model that does not leaves more.
+    So ``r L / (L - n)`` over the candidates, at its least, estimates the noise variance
+    ``sigma^2`` from above.  The difference statistics of :func:`_axis_noise` overestimate
+    it where cells are smooth inside (Lanczos ringing, blur), and an overestimated floor
+    flattens every log-residual ratio the scores are made of."""
+    est = [c.r * length / (length - (len(c.lines) - 1)) for c in judged if len(c.lines) - 1 <= length / 2]
+    return float(max(min([floor] + est), FLOOR_MIN))
 
 
 def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], data: np.ndarray, floor: float,
@@ -741,7 +762,7 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
             profiles = [remove_block_pattern(e) for e in profiles]
         data = _across_rows(rgba, row_subset(h, w) if axis == 1 else row_subset(w, h), across, axis)
         # residual a perfect model still leaves: noise plus 8-bit quantisation
-        floor = max(_axis_noise(data), 0.25)
+        floor = max(_axis_noise(data), FLOOR_MIN)
         fits.append((data, profiles, floor))
     (dx, prx, flx), (dy, pry, fly) = fits
     opts = dict(allow_native=allow_native, lossless=clean)
