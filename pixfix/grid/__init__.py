@@ -22,8 +22,10 @@ to the other as a candidate, so square cells are a prior, not a rule):
    neighbours in size; never more clearly than to its own coarsening).  The
    chain is made consistent over the candidates: ``r(q/2)`` and ``r(2q)`` are the
    best residuals found at those scales.  The leaders and the strongest combs are
-   polished (scale and shift, then each line) to the residual's optimum.  No noise
-   model and no price per cell: the elbow is where the cells are;
+   polished (scale and shift, then each line) to the residual's optimum.  Residuals
+   are taken over a floor, the noise level: from difference statistics, lowered to
+   what the candidates' own residuals show (:func:`_model_floor`).  No threshold on
+   it and no price per cell: the elbow is where the cells are;
 4. a clean upscale is settled first, cheaply: when the image repeats exact values
    and a uniform comb of boxes reproduces it exactly (and no smooth kernel does
    better), all such grids are adequate and the coarsest of them is the cells;
