@@ -84,6 +84,12 @@ class AxisFit:
     def n_cells(self) -> int:
         return len(self.lines) - 1
 
+    @classmethod
+    def one_pixel(cls, length: int, margin: float, **diagnostics) -> "AxisFit":
+        """Native cells (one pixel each) along an axis of ``length`` px."""
+        return cls(lines=np.arange(length + 1), cell=1.0, phase=0.0, refined=False, cost=0.0, margin=margin,
+                   **diagnostics)
+
 
 @dataclass
 class Grid:
@@ -547,11 +553,10 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     near it (:data:`ASPECT_TOL`) exists, whatever its score (for :func:`_square_prior`).
     """
     length = data.shape[1]
-    native = np.arange(length + 1)
     lo = max(min_cell, 2.0)
     hi = min(max_cell, length / 3.0)
     if hi < lo:
-        return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
+        return AxisFit.one_pixel(length, 0.5)
 
     cands = _proposals(profiles, lo, hi)
     cands += [q for q in extra if lo <= q <= hi and not _close(q, cands, 0.005)]
@@ -591,7 +596,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             combs.append((float(qe), ph, z))
 
     if not combs:
-        return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.5)
+        return AxisFit.one_pixel(length, 0.5)
     scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor, memo, prefer)
     # the candidates whose combs stand out most, and the other axis's answer
     combs = sorted(combs, key=lambda c: -c[2])
@@ -646,7 +651,6 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
                  proposals: list[tuple[float, float]]) -> AxisFit:
     """The chosen grid ``best`` as an :class:`AxisFit`, unless native pixels explain the
     image better; the margin over ``judged`` (the other candidates) is the confidence."""
-    native = np.arange(length + 1)
     var = float(np.mean(np.var(data, axis=(0, 1))))
     sizes = [_mean_cell(c.lines, c.q, length) for c in judged]
     raw = [dict(q=qc, n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse, rs=c.r_stretch, f=floor, z=c.z,
@@ -667,9 +671,8 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
         native_score = float(np.log(r2 + fn) - np.log(fn))
         # a grid must explain nearly all the image's variation to beat its own pixels
         if native_score > best.score or best.r > NATIVE_UNEXPLAINED * (var + floor):
-            return AxisFit(lines=native, cell=1.0, phase=0.0, refined=False, cost=0.0,
-                           margin=float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
-                           candidates=cands_out, proposals=proposals, raw=raw)
+            return AxisFit.one_pixel(length, float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
+                                     candidates=cands_out, proposals=proposals, raw=raw)
     lines = np.round(best.lines).astype(np.int64)
     uni = uniform_lines(best.ph % best.q, best.q, length, min_partial)
     refined = len(lines) != len(uni) or bool(np.any(lines != uni))
@@ -750,9 +753,7 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     if min_cell <= 1.0 and bool(np.all(feats == feats[:1, :1])):
         # one colour everywhere: no boundary to see, so any grid would be made up (every
         # grid reproduces the image exactly); it is kept as it is, with no confidence
-        def flat(n: int) -> AxisFit:
-            return AxisFit(lines=np.arange(n + 1), cell=1.0, phase=0.0, refined=False, cost=0.0, margin=0.0)
-        return Grid(x=flat(w), y=flat(h), sigma=0.0)
+        return Grid(x=AxisFit.one_pixel(w, 0.0), y=AxisFit.one_pixel(h, 0.0), sigma=0.0)
     sigma = max(noise_sigma(feats), sigma_floor)
     repeats = exact_repeats(rgba)
     # native pixel art is stored losslessly and repeats exact values; an image that
