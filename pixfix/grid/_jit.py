@@ -716,3 +716,91 @@ def curvature_profile(f: np.ndarray, axis: int) -> np.ndarray:
     prof[0] = 0.0
     prof[n] = 0.0
     return prof
+
+
+@_compiled
+def comb_phases(centred: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """``period.comb_phases`` (which documents it) for a mean-removed profile: the
+    DTFT at ``1 / q`` by a rotating phasor, re-anchored every 64 samples so rounding
+    cannot accumulate."""
+    n = len(centred)
+    out = np.empty(len(qs))
+    for i in range(len(qs)):
+        q = qs[i]
+        f = 1.0 / q
+        c1, s1 = math.cos(2 * math.pi * f), math.sin(2 * math.pi * f)
+        re = 0.0
+        im = 0.0
+        c, s = 1.0, 0.0
+        for b in range(n):
+            if b % 64 == 0:
+                a = 2 * math.pi * ((b * f) % 1.0)
+                c, s = math.cos(a), math.sin(a)
+            re += centred[b] * c
+            im -= centred[b] * s
+            c, s = c * c1 - s * s1, s * c1 + c * s1
+        out[i] = (-math.atan2(im, re) / (2 * math.pi) * q) % q
+    return out
+
+
+@_compiled
+def comb_contrasts(e: np.ndarray, emax: np.ndarray, qs: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """``period.comb_contrasts`` (which documents it): per comb, the sums on its teeth and
+    on the positions near none (the whole profile's sums less the near ones)."""
+    n = len(e) - 1
+    tot, tot2, mean_abs = np.zeros(2), np.zeros(2), np.zeros(2)
+    for b in range(n + 1):
+        tot[0] += e[b]
+        tot2[0] += e[b] * e[b]
+        mean_abs[0] += abs(e[b]) / (n + 1)
+        tot[1] += emax[b]
+        tot2[1] += emax[b] * emax[b]
+        mean_abs[1] += abs(emax[b]) / (n + 1)
+    mark = np.zeros(n + 1, np.int64)  # stamp of the last comb that marked a position near
+    zs = np.empty(len(qs))
+    for i in range(len(qs)):
+        q, ph = qs[i], phases[i]
+        stamp = i + 1
+        k0 = int(math.ceil(-ph / q))
+        k1 = int(math.floor((n - ph) / q))
+        if k1 - k0 + 1 < 2:
+            zs[i] = -np.inf
+            continue
+        wide = q >= 5
+        prof = emax if wide else e
+        t = 1 if wide else 0
+        on = 0.0
+        nt = 0
+        near_n = 0
+        near_s = 0.0
+        near_s2 = 0.0
+        for b in (0, n):
+            if mark[b] != stamp:
+                mark[b] = stamp
+                near_n += 1
+                near_s += prof[b]
+                near_s2 += prof[b] * prof[b]
+        for k in range(k0, k1 + 1):
+            pos = int(np.rint(ph + q * k))
+            if pos <= 0 or pos >= n:
+                continue
+            on += prof[pos]
+            nt += 1
+            for d in range(-t, t + 1):
+                p = min(max(pos + d, 0), n)
+                if mark[p] != stamp:
+                    mark[p] = stamp
+                    near_n += 1
+                    near_s += prof[p]
+                    near_s2 += prof[p] * prof[p]
+        n_off = n + 1 - near_n
+        s1 = tot[t] - near_s
+        s2 = tot2[t] - near_s2
+        m = s1 / max(n_off, 1)
+        sd = math.sqrt(max(s2 / max(n_off, 1) - m * m, 0.0))
+        if nt >= 2 and n_off >= 2:
+            se = sd / math.sqrt(nt) + 1e-6 * (mean_abs[t] + 1e-12)
+            zs[i] = (on / nt - m) / se
+        else:
+            zs[i] = 0.0
+    return zs

@@ -186,61 +186,23 @@ def line_contrast(profile: np.ndarray, lines: np.ndarray, cell: float,
 
 
 def comb_phases(profile: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """:func:`phase` for many cell sizes at once (one matrix product)."""
+    """:func:`phase` for many cell sizes at once: each comb's offset from the phase of
+    the mean-removed profile's DTFT at ``1 / q`` (one compiled pass per size)."""
     e = np.asarray(profile, np.float64)
-    b = np.arange(len(e))
-    centred = (e - e[1:-1].mean()).astype(np.float32)
-    qs = np.asarray(qs, np.float64)
-    # DTFT at 1/q; angles reduced mod 1 first so float32 keeps them exact
-    ang = (2 * np.pi * (np.outer(1.0 / qs, b) % 1.0)).astype(np.float32)
-    re, im = np.cos(ang) @ centred, -(np.sin(ang) @ centred)
-    return (-np.arctan2(im.astype(np.float64), re) / (2 * np.pi) * qs) % qs
+    centred = np.ascontiguousarray(e - e[1:-1].mean())
+    return _jit.comb_phases(centred, np.ascontiguousarray(qs, np.float64))
 
 
 def comb_contrasts(profile: np.ndarray, qs: np.ndarray, phases: np.ndarray) -> np.ndarray:
     """:func:`line_contrast` of the uniform combs ``(qs[i], phases[i])`` (as laid by
-    :func:`uniform_lines`), all at once: the teeth of every comb are scattered into one
-    (combs x positions) mask and the sums on and off the teeth are matrix products.
-    Combs with fewer than two teeth score ``-inf``."""
-    e = np.asarray(profile, np.float64)
-    qs, phases = np.asarray(qs, np.float64), np.asarray(phases, np.float64)
-    n = len(e) - 1
-    emax = maximum_filter1d(e, 3, mode="constant")
-    k0 = np.ceil(-phases / qs).astype(np.int64)
-    k1 = np.floor((n - phases) / qs).astype(np.int64)
-    count = k1 - k0 + 1
-    row = np.repeat(np.arange(len(qs)), count)
-    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(k0, count)
-    pos = np.round(phases[row] + qs[row] * k).astype(np.int64)
-    keep = (pos > 0) & (pos < n)
-    row, pos = row[keep], pos[keep]
-    teeth = np.zeros((len(qs), n + 1))
-    teeth[row, pos] = 1.0
-    wide = qs >= 5
-    near = teeth.copy()
-    wr = wide[row]
-    near[row[wr], np.clip(pos[wr] - 1, 0, n)] = 1.0
-    near[row[wr], np.clip(pos[wr] + 1, 0, n)] = 1.0
-    near[:, [0, n]] = 1.0
-    n_teeth = teeth.sum(axis=1)
-    zs = np.full(len(qs), -np.inf)
-    for sel, prof in ((~wide, e), (wide, emax)):
-        if not sel.any():
-            continue
-        on = teeth[sel] @ prof
-        off = 1.0 - near[sel]
-        n_off = off.sum(axis=1)
-        s1, s2 = off @ prof, off @ (prof * prof)
-        m = s1 / np.maximum(n_off, 1)
-        sd = np.sqrt(np.maximum(s2 / np.maximum(n_off, 1) - m * m, 0.0))
-        nt = n_teeth[sel]
-        se = sd / np.sqrt(np.maximum(nt, 1)) + 1e-6 * (np.abs(prof).mean() + 1e-12)
-        z = (on / np.maximum(nt, 1) - m) / se
-        # as line_contrast: fewer than 2 teeth or off-teeth positions score 0
-        z = np.where((nt >= 2) & (n_off >= 2), z, 0.0)
-        zs[sel] = z
-    zs[count < 2] = -np.inf  # as comb_scan always did: fewer than two teeth, no score
-    return zs
+    :func:`uniform_lines`), all at once: how far the profile on a comb's teeth (tooth
+    positions rounded; for cells of 5 px and more the profile's 3-px running maximum,
+    and the teeth's neighbours left out of the background) stands above the profile
+    near no tooth, in standard errors.  Combs with fewer than two teeth score ``-inf``."""
+    e = np.ascontiguousarray(profile, np.float64)
+    emax = np.ascontiguousarray(maximum_filter1d(e, 3, mode="constant"))
+    return _jit.comb_contrasts(e, emax, np.ascontiguousarray(qs, np.float64),
+                               np.ascontiguousarray(phases, np.float64))
 
 
 def comb_scan(profile: np.ndarray, min_cell: float, max_cell: float, k: int = 3,
