@@ -23,6 +23,27 @@ from scipy.spatial import cKDTree
 from skimage.color import rgb2lab
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_inverse=True, return_counts=True)`` for integer
+    rows (N, C): the same rows in the same (lexicographic) order, found by sorting one
+    int64 key per row instead of rows as records (several times faster)."""
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or len(rows) == 0 or rows.shape[1] == 0:
+        u, inv, cnt = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        return u, inv.ravel(), cnt
+    r = rows.astype(np.int64)
+    lo = r.min(axis=0)
+    span = r.max(axis=0) - lo + 1
+    if float(np.prod(span.astype(np.float64))) >= 2.0 ** 62:  # the key would overflow
+        u, inv, cnt = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        return u, inv.ravel(), cnt
+    key = np.zeros(len(r), np.int64)
+    for c in range(r.shape[1]):  # mixed radix, first column most significant
+        key = key * span[c] + (r[:, c] - lo[c])
+    _, first, inv, cnt = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    return rows[first], inv.ravel(), cnt
+
+
 @dataclass
 class Palette:
     """Result of palette reduction over the opaque cells."""
@@ -170,7 +191,7 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
     w = np.ones(n) if weights is None else np.asarray(weights, np.float64)
     if n == 0:
         return Palette(np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64), 0, tau)
-    n_before = len(np.unique(np.round(rgb).astype(np.uint8), axis=0))
+    n_before = len(unique_rows(np.round(rgb).astype(np.uint8))[0])
     lab = to_lab(rgb)
 
     if fixed is not None and len(fixed):
@@ -183,7 +204,7 @@ def reduce_palette(rgb: np.ndarray, weights: np.ndarray | None = None, tau: floa
 
     if chroma_weight != 1.0:
         lab = lab * np.array([1.0, chroma_weight, chroma_weight])
-    labels = leader_clusters(lab, w, tau) if tau > 0 else np.unique(np.round(rgb), axis=0, return_inverse=True)[1].ravel()
+    labels = leader_clusters(lab, w, tau) if tau > 0 else unique_rows(np.round(rgb).astype(np.int64))[1]
     k = int(labels.max()) + 1
     counts = np.bincount(labels, w, minlength=k)
     centres = weighted_means(lab, labels, w, k)

@@ -17,7 +17,7 @@ from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
 from .grid.model import CLIP_MARGIN, KERNELS
 from .grid.period import phase as comb_phase
-from .palette import Palette, leader_clusters, reduce_palette, to_lab, weighted_means
+from .palette import Palette, leader_clusters, reduce_palette, to_lab, unique_rows, weighted_means
 from .sample import Cells, choose_kernel, model_cells, sample_cells
 
 STAGES = ("grid", "sample", "palette")
@@ -46,7 +46,7 @@ class Restored:
         if self.image is None:
             return 0
         op = self.image[self.image[..., 3] > 0]
-        return len(np.unique(op.reshape(-1, 4), axis=0)) if len(op) else 0
+        return len(unique_rows(op.reshape(-1, 4))[0]) if len(op) else 0
 
 
 def find_grid(rgba: np.ndarray, config: Config) -> Grid:
@@ -169,9 +169,8 @@ def _snap(rgb: np.ndarray, tau: float, pc, native: bool, fixed: Optional[np.ndar
     # group estimates that are equal to a fraction of the merge radius (weights = counts):
     # the clustering then runs over distinct colours, not over every cell
     step = max(0.25, tau / 3.0)
-    q = np.round(rgb / step) * step
-    uniq, inv, cnt = np.unique(q, axis=0, return_inverse=True, return_counts=True)
-    inv = inv.ravel()
+    levels, inv, cnt = unique_rows(np.round(rgb / step).astype(np.int64))
+    uniq = levels * step
     pal = reduce_palette(uniq, cnt, tau=tau, rare_share=pc.rare if not native else 0.0,
                          max_colors=pc.colors, fixed=fixed, chroma_weight=chroma_weight,
                          independence=independence)

@@ -123,3 +123,14 @@ def test_rare_colour_that_several_cells_agree_on_is_kept():
     assert len(lone.colors) == 2
     shared = reduce_palette(rgb, np.array([1000.0, 994.0, 6.0]), tau=6.0, rare_share=0.004, independence=1 / 16)
     assert len(shared.colors) == 2
+
+
+def test_unique_rows_matches_numpy_unique():
+    from pixfix.palette import unique_rows
+    rng = np.random.default_rng(3)
+    for rows in (rng.integers(-40, 300, (500, 3)), rng.integers(0, 4, (300, 4)).astype(np.uint8),
+                 np.zeros((0, 3), np.int64), np.array([[2**40, -2**40, 5]] * 3 + [[0, 0, 0]])):
+        u, inv, cnt = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+        u2, inv2, cnt2 = unique_rows(rows)
+        assert u2.dtype == rows.dtype
+        assert np.array_equal(u, u2) and np.array_equal(inv.ravel(), inv2) and np.array_equal(cnt, cnt2)
