@@ -56,7 +56,8 @@ from . import _jit
 from .edges import (curvature_profile, edge_profile, edge_profiles, exact_repeats, jpeg_blockiness,
                     linear_features, noise_sigma, remove_block_pattern, to_features)
 from .fit import polish_lines, refine_lines
-from .model import axis_matrix, axis_residual_y, censored_residual_y, clipped, compress_columns, row_subset
+from .model import (CLIP_MARGIN, axis_matrix, axis_residual_y, censored_residual_y, clipped, compress_columns,
+                    row_subset)
 from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
                      refine_comb, top_periods, uniform_lines)
 
@@ -252,6 +253,14 @@ DRIFT = True
 CENSORED_POLISH = True
 #: the residual floor is lowered to the noise the candidates' residuals show (:func:`_model_floor`)
 MODEL_FLOOR = True
+#: the leaders are judged again on the censored residual when at least this share of the
+#: image is transparent and its alpha was resampled (:data:`SOFT_ALPHA`); 0: never
+CENSORED_JUDGE = 0.05
+#: how many leaders
+CENSORED_TOP = 6
+#: share of alpha values strictly between the clipped ends that marks resampled
+#: transparency (a smooth kernel's ramps at the sprite's border)
+SOFT_ALPHA = 0.005
 #: the least residual floor: 8-bit quantisation
 FLOOR_MIN = 0.25
 
@@ -376,17 +385,33 @@ class _Scorer:
         r, lines = min(fits, key=lambda t: t[0])
         return _Candidate(q=q, ph=ph, z=z, lines=lines, r=r, kernel="nearest")
 
-    def judge(self, c: _Candidate) -> _Candidate:
+    def judge(self, c: _Candidate, censored: bool = False) -> _Candidate:
         """Measure what :func:`candidate_score` needs: the residuals of the grid twice as
-        fine, twice as coarse, and slightly stretched and squeezed."""
-        n, k, q = self.length, (c.kernel,), _mean_cell(c.lines, c.q, self.length)
+        fine, twice as coarse, and slightly stretched and squeezed.  ``censored``: all of
+        them (and the grid's own, with its best kernel again) on the residual with clipped
+        values as bounds (costlier): where a smooth kernel's overshoot was cut off over
+        much of the image (a sprite on transparency), the plain residual charges the true
+        grid for the cut ringing."""
+        n, q = self.length, _mean_cell(c.lines, c.q, self.length)
+
+        def resid(lines: np.ndarray, size: float, kernels: tuple[str, ...]) -> tuple[float, str]:
+            if censored:
+                return min((self.censored(lines, size, kn), kn) for kn in kernels)
+            return self.fit(lines, size, kernels)
+
+        if censored:
+            r, kernel = resid(c.lines, q, self.kernels)
+            c = _Candidate(q=c.q, ph=c.ph, z=c.z, lines=c.lines, r=r, kernel=kernel, follows=c.follows)
+        k = (c.kernel,)
         # the finer grid with its own best kernel: a kernel right for these cells can be
         # wrong for cells half as wide, and that would make halving look futile
-        c.r_fine = self.fit(_refined(c.lines), q / 2)[0]
-        c.r_coarse = min(self.fit(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
+        c.r_fine = resid(_refined(c.lines), q / 2, self.kernels)[0]
+        c.r_coarse = min(resid(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
         d = float(min(0.75 * q / n, 0.1))  # the end cells move by about a third of a cell
-        rs = [self.fit(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
+        rs = [resid(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
         c.r_stretch = float(np.sqrt(max(rs[0], 0.0) * max(rs[1], 0.0)))
+        if censored:  # no scale chain follows (:func:`_scale_chain`): its cap, here
+            c.r_stretch = min(c.r_stretch, c.r_coarse)
         return self.rescore(c)
 
     def rescore(self, c: _Candidate) -> _Candidate:
@@ -541,7 +566,7 @@ def _line_slope(lines: np.ndarray, q: float) -> float:
 def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
               lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
-              memo: dict | None = None, prefer: float | None = None) -> AxisFit:
+              memo: dict | None = None, prefer: float | None = None, censored_judge: bool = False) -> AxisFit:
     """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
 
     ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
@@ -551,6 +576,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     top of it.  ``memo`` keeps the fits for a second call on the same data (with
     another ``extra`` candidate).  ``prefer``: a cell size chosen whenever a candidate
     near it (:data:`ASPECT_TOL`) exists, whatever its score (for :func:`_square_prior`).
+    ``censored_judge``: the leaders are judged again with clipped values as bounds
+    (resampled transparency: :data:`CENSORED_JUDGE`).
     """
     length = data.shape[1]
     lo = max(min_cell, 2.0)
@@ -623,6 +650,9 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     top = [scorer.judge(scorer.polish(judged[i])) for i in sorted(lead)]
     judged = sorted(_scale_chain(scorer, top + [c for i, c in enumerate(judged) if i not in lead]),
                     key=lambda c: -scorer.rank(c))
+    if censored_judge:
+        lead = [scorer.judge(c, censored=True) for c in judged[:CENSORED_TOP]]
+        judged = sorted(lead, key=lambda c: -scorer.rank(c)) + judged[CENSORED_TOP:]
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     best = _coarsest_equivalent(scorer, judged[0])
@@ -777,7 +807,13 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
         floor = max(_axis_noise(data), FLOOR_MIN)
         fits.append((data, profiles, floor))
     (dx, prx, flx), (dy, pry, fly) = fits
-    opts = dict(allow_native=allow_native, lossless=clean)
+    alpha = rgba[..., 3]
+    # resampled transparency (alpha ramps) over a transparent area: a smooth kernel's
+    # overshoot was cut off there, which the leaders' censored residuals allow for
+    soft = float(np.mean((alpha > CLIP_MARGIN) & (alpha < 255 - CLIP_MARGIN)))
+    opts = dict(allow_native=allow_native, lossless=clean,
+                censored_judge=CENSORED_JUDGE > 0 and soft >= SOFT_ALPHA
+                and float(np.mean(alpha <= CLIP_MARGIN)) >= CENSORED_JUDGE)
     memo_x: dict = {}
     memo_y: dict = {}
     fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, memo=memo_x, **opts)
