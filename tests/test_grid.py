@@ -758,3 +758,26 @@ def test_resampled_transparency_is_judged_with_its_clipped_ringing(scale, crop):
     # 8.3 px for 15.2 px); the leaders' censored residuals find the cells
     g = detect_grid(_lanczos_on_transparency(scale, crop))
     assert g.x.cell == pytest.approx(scale, rel=0.03) and g.y.cell == pytest.approx(scale, rel=0.03)
+
+
+def test_lines_constant_along_the_axis_are_counted_not_fitted():
+    # an opaque image's alpha (and any flat line) is reproduced exactly by every model, so
+    # the scorer leaves it out of the fits: residuals equal those of the full matrix (up to
+    # the tiny ridge term's shrinkage of the constant lines there)
+    import pixfix.grid as G
+    from pixfix.grid.model import axis_matrix, axis_residual_y, censored_residual_y, clipped
+    rng = np.random.default_rng(5)
+    data = np.repeat(rng.uniform(0, 255, (6, 12, 4)), 7, axis=1)[:, :80] + rng.normal(0, 2, (6, 80, 4))
+    data[..., 3] = 255.0       # opaque
+    data[2, :, 1] = 0.0        # a flat line
+    data = np.clip(data, 0, 255)
+    scorer = G._Scorer(data, np.zeros(81), ("nearest", "cubic"), False, 0.5, 0.25)
+    assert scorer.raw.shape[1] == 6 * 4 - 7   # six alpha lines and one flat colour line left out
+    full = axis_matrix(data)
+    lines = G._lattice(7.0, 0.0, 80)
+    for kernel in ("nearest", "cubic"):
+        r, _ = axis_residual_y(full, float(np.sum(full * full)), lines, 7.0, (kernel,))
+        assert scorer.fit(lines, 7.0, (kernel,))[0] == pytest.approx(r, rel=1e-4)
+        hi, lo = clipped(full)
+        assert scorer.censored(lines, 7.0, kernel) == pytest.approx(
+            censored_residual_y(full, hi, lo, lines, 7.0, kernel), rel=1e-4)

@@ -286,6 +286,14 @@ class _Scorer:
                  min_partial: float, floor: float, memo: dict | None = None, prefer: float | None = None):
         raw = axis_matrix(data)
         self.values_per_line = raw.shape[1]  # rows x channels, before folding
+        self.n_values = raw.size
+        # a line of values constant along the axis (an opaque image's alpha, a flat row) is
+        # reproduced exactly by every model (kernel weights sum to one): its residual is
+        # zero, so it is counted in the mean residual but not fitted
+        varying = np.ptp(raw, axis=0) > 0 if raw.shape[0] else np.ones(raw.shape[1], bool)
+        if not varying.all():
+            varying[int(np.argmax(varying))] = True  # keep one line: the fits need a column
+            raw = np.ascontiguousarray(raw[:, varying])
         # the plain fits see the data only through the rows' inner products: a small
         # image's many rows x channels are folded into at most one column per pixel
         self.y = compress_columns(raw)
@@ -313,7 +321,7 @@ class _Scorer:
         kernels = kernels or self.kernels
         key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
         if key not in self.memo:
-            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.raw.size)
+            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.n_values)
         return self.memo[key]
 
     def censored(self, lines: np.ndarray, q: float, kernel: str) -> float:
@@ -321,7 +329,7 @@ class _Scorer:
         (:func:`.model.censored_residual_y`): costlier, so only for the final tuning."""
         key = ("censored", np.asarray(lines, np.float64).tobytes(), float(q), kernel)
         if key not in self.memo:
-            self.memo[key] = censored_residual_y(self.raw, self.hi, self.lo, lines, q, kernel)
+            self.memo[key] = censored_residual_y(self.raw, self.hi, self.lo, lines, q, kernel, n_values=self.n_values)
         return self.memo[key]
 
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:

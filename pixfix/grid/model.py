@@ -317,10 +317,11 @@ def censored_lstsq(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, fit: Callable[
 
 
 def censored_residual_y(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, lines: np.ndarray, cell: float,
-                        kernel: str, rounds: int = 10) -> float:
+                        kernel: str, rounds: int = 10, n_values: int | None = None) -> float:
     """Mean squared residual per value of ``kernel``'s model for ``lines`` on the matrix
     ``y`` (L, m) when the values marked ``hi`` / ``lo`` are clipped (see
-    :func:`censored_lstsq`)."""
+    :func:`censored_lstsq`); ``n_values``: the values counted (``y.size`` unless lines
+    fitted exactly were left out of ``y``)."""
     length = y.shape[0]
     a = design(cell_centres(lines, length, cell), length, kernel, lines)
     _, rss, ok = _jit.band_censored(np.ascontiguousarray(y, np.float64), hi, lo, a.k0, a.w, a.n, 1e-7, rounds,
@@ -328,4 +329,4 @@ def censored_residual_y(y: np.ndarray, hi: np.ndarray, lo: np.ndarray, lines: np
     if not ok:  # singular normal matrix: the general solver
         solve = gram_solver(a)
         _, rss = censored_lstsq(y, hi, lo, lambda x: solve(a.rmatmul(x)), a.matmul, rounds)
-    return rss / y.size
+    return rss / (y.size if n_values is None else n_values)
