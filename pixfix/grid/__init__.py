@@ -658,9 +658,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     top = [scorer.judge(scorer.polish(judged[i])) for i in sorted(lead)]
     judged = sorted(_scale_chain(scorer, top + [c for i, c in enumerate(judged) if i not in lead]),
                     key=lambda c: -scorer.rank(c))
-    if censored_judge:
-        lead = [scorer.judge(c, censored=True) for c in judged[:CENSORED_TOP]]
-        judged = sorted(lead, key=lambda c: -scorer.rank(c)) + judged[CENSORED_TOP:]
+    if censored_judge:  # the rest keep plain scores, which do not compare: they drop out
+        judged = sorted((scorer.judge(c, censored=True) for c in judged[:CENSORED_TOP]), key=lambda c: -scorer.rank(c))
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     best = _coarsest_equivalent(scorer, judged[0])
