@@ -332,6 +332,10 @@ class _Scorer:
             self.memo[key] = censored_residual_y(self.raw, self.hi, self.lo, lines, q, kernel, n_values=self.n_values)
         return self.memo[key]
 
+    def censored_fit(self, lines: np.ndarray, q: float, kernels: tuple[str, ...] | None = None) -> tuple[float, str]:
+        """:meth:`fit` on the censored residual: the least over ``kernels`` and that kernel."""
+        return min((self.censored(lines, q, kn), kn) for kn in kernels or self.kernels)
+
     def line_sets(self, q: float, ph: float) -> list[np.ndarray]:
         """Grids of size ``q`` seeded at phase ``ph``: the uniform comb (at ``ph`` or half
         a cell over, as profiles may peak on cell centres: the box model picks, the
@@ -401,19 +405,14 @@ class _Scorer:
         much of the image (a sprite on transparency), the plain residual charges the true
         grid for the cut ringing."""
         n, q = self.length, _mean_cell(c.lines, c.q, self.length)
-
-        def resid(lines: np.ndarray, size: float, kernels: tuple[str, ...]) -> tuple[float, str]:
-            if censored:
-                return min((self.censored(lines, size, kn), kn) for kn in kernels)
-            return self.fit(lines, size, kernels)
-
+        resid = self.censored_fit if censored else self.fit
         if censored:
-            r, kernel = resid(c.lines, q, self.kernels)
+            r, kernel = resid(c.lines, q)
             c = _Candidate(q=c.q, ph=c.ph, z=c.z, lines=c.lines, r=r, kernel=kernel, follows=c.follows)
         k = (c.kernel,)
         # the finer grid with its own best kernel: a kernel right for these cells can be
         # wrong for cells half as wide, and that would make halving look futile
-        c.r_fine = resid(_refined(c.lines), q / 2, self.kernels)[0]
+        c.r_fine = resid(_refined(c.lines), q / 2)[0]
         c.r_coarse = min(resid(g, 2 * q, k)[0] for g in _coarsened(c.lines, n))
         d = float(min(0.75 * q / n, 0.1))  # the end cells move by about a third of a cell
         rs = [resid(_warp(c.lines, m, 0.0, n), q * m, k)[0] for m in (1 - d, 1 + d)]
@@ -452,7 +451,7 @@ class _Scorer:
         cells = max(n / q, 1.0)
         kernel, best_r = c.kernel, c.r
         if censored:  # the plain fit's kernel choice was misled by the clipping too
-            best_r, kernel = min((self.censored(c.lines, q, kn), kn) for kn in self.kernels)
+            best_r, kernel = self.censored_fit(c.lines, q)
 
         def resid(lines: np.ndarray, size: float) -> float:
             return self.censored(lines, size, kernel) if censored else self.fit(lines, size, (kernel,))[0]
