@@ -293,6 +293,57 @@ def test_boundary_dp_loop_equals_the_block_version(rng):
         assert np.allclose(sa, sb)
 
 
+def test_smooth_fits_skipping_the_zeros_of_compressed_data_are_exact(rng):
+    # compress_columns leaves the data lower triangular; the smooth fits skip its zeros
+    # and must give the very same residual as the full products, for uniform and free lines
+    from pixfix.grid import _jit
+    from pixfix.grid.model import KERNELS, cell_centres, compress_columns
+
+    for trial in range(40):
+        length = int(rng.integers(12, 200))
+        y = compress_columns(rng.normal(0, 30, (length, int(rng.integers(length + 1, 3 * length)))))
+        assert not np.triu(y, 1).any()
+        yy = float(np.sum(y * y))
+        q = float(rng.uniform(2.0, 15.0))
+        lines = np.arange(rng.uniform(0, q), length, q)
+        if trial % 2:
+            lines = lines + rng.uniform(-0.3, 0.3, len(lines)) * q
+        lines = np.unique(np.r_[0.0, lines[(lines > 0) & (lines < length)], float(length)])
+        centres = cell_centres(lines, length, q)
+        for k in ("soft", "linear", "cubic", "lanczos"):
+            args = (y, yy, centres, length, _jit.KERNEL_CODES[k], KERNELS[k][1], 1e-7)
+            assert _jit.smooth_rss(*args, True) == _jit.smooth_rss(*args, False)
+
+
+def test_compiled_local_widths_and_penalties_equal_the_numpy_versions(rng):
+    from _reference import local_widths as _local_widths_numpy
+    from pixfix.grid._jit import best_path, comb_offset, spacing_penalties
+    from pixfix.grid.fit import local_widths
+
+    for trial in range(60):
+        length, p = int(rng.integers(30, 900)), float(rng.uniform(2.0, 30.0))
+        inner = np.unique(np.round(np.cumsum(p * (1 + 0.15 * rng.standard_normal(int(length / p) + 2)))))
+        inner = inner[(inner > 0) & (inner < length)].astype(np.int64)
+        if len(inner) < 3:
+            continue
+        strength = np.clip(rng.normal(0.5, 0.6, length + 1), -0.5, 2.0)
+        width, index = local_widths(inner, strength, p, length)
+        w_ref, i_ref = _local_widths_numpy(inner, strength, p, length)
+        assert np.allclose(width, w_ref, rtol=0, atol=1e-9) and np.allclose(index, i_ref, rtol=0, atol=1e-9)
+        # the drift test: largest deviation from the uniform comb beyond whole cells
+        d = index - (np.arange(length + 1) - 1.3) / p
+        assert comb_offset(index, 1.3, p) == float(np.max(np.abs(d - np.round(np.median(d)))))
+        dmin, dmax = max(1, int(0.65 * p)), int(np.ceil(1.35 * p))
+        ds = np.arange(dmin, dmax + 1)
+        at = np.clip(np.arange(length + 1)[:, None] - ds[None, :] / 2.0, 0, length).astype(np.int64)
+        pen = 0.5 * ((ds[None, :] - width[at]) / 0.9) ** 2
+        assert np.allclose(spacing_penalties(length, dmin, dmax, width, 1.0, 0.9), pen, rtol=1e-12, atol=0)
+    # the path is read back from the best end, the first on a tie
+    score = np.array([0.0, 1.0, 2.0, 5.0, 3.0, 5.0, 0.0])
+    back = np.array([-1, -1, -1, 1, 2, 3, 4])
+    assert best_path(score, back, 6, 3).tolist() == [1, 3]
+
+
 def test_compiled_line_polish_equals_the_numpy_version(rng):
     from _reference import polish_lines as _polish_lines_numpy
     from pixfix.grid.fit import polish_lines

@@ -297,6 +297,7 @@ class _Scorer:
         # the plain fits see the data only through the rows' inner products: a small
         # image's many rows x channels are folded into at most one column per pixel
         self.y = compress_columns(raw)
+        self.lower = self.y is not raw  # compressed: lower triangular
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
         # cumulative sums along the axis: the box model's residual of any cells, for the
         # segmentation of drifting grids and the box fits
@@ -321,7 +322,8 @@ class _Scorer:
         kernels = kernels or self.kernels
         key = (np.asarray(lines, np.float64).tobytes(), float(q), kernels)
         if key not in self.memo:
-            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.n_values)
+            self.memo[key] = axis_residual_y(self.y, self.yy, lines, q, kernels, (self.cs, self.cq), self.n_values,
+                                             self.lower)
         return self.memo[key]
 
     def censored(self, lines: np.ndarray, q: float, kernel: str) -> float:

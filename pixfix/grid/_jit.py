@@ -180,14 +180,52 @@ def band_backward(u: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 @_compiled
-def band_explained(y: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int, ridge: float) -> tuple[float, bool]:
+def band_explained(y: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int, ridge: float,
+                   lower: bool = False) -> tuple[float, bool]:
     """Sum of squares of ``y`` (L, m) that the least-squares fit of the design explains,
     ``|U^-T A^T y|^2``; ``False`` when the normal matrix is not positive definite (the
-    caller then solves otherwise)."""
+    caller then solves otherwise).  ``lower``: ``y`` is lower triangular (``y[x, c] = 0``
+    for ``c > x``, as :func:`.model.compress_columns` leaves it), so ``A^T y`` and the
+    solve are zero beyond column ``x`` of the last pixel a cell sees: those products
+    are skipped (about half the work; the sums are the same, term for term)."""
     u, ok = band_cholesky(band_gram(k0, w, n, ridge))
     if not ok:
         return 0.0, False
-    z = band_forward(u, band_rmatmul(k0, w, n, y))
+    if not lower:
+        z = band_forward(u, band_rmatmul(k0, w, n, y))
+    else:
+        length, t = w.shape
+        m = y.shape[1]
+        # last[k]: the last pixel whose taps reach cell k or an earlier one (non-decreasing)
+        last = np.full(n, -1, np.int64)
+        for x in range(length):
+            i0, i1 = _taps(k0[x], t, n)
+            if i1 > i0:
+                last[k0[x] + i0] = x
+        for k in range(1, n):
+            last[k] = max(last[k], last[k - 1])
+        z = np.zeros((n, m))
+        for x in range(length):
+            base = k0[x]
+            i0, i1 = _taps(base, t, n)
+            top = min(x + 1, m)
+            for i in range(i0, i1):
+                wi = w[x, i]
+                if wi != 0.0:
+                    k = base + i
+                    for c in range(top):
+                        z[k, c] += wi * y[x, c]
+        for k in range(n):  # U^T z = A^T y in place, row k's columns past last[k] are zero
+            top = min(last[k] + 1, m)
+            lo = max(0, k - t + 1)
+            for i in range(lo, k):
+                f = u[i, k - i]
+                if f != 0.0:
+                    for c in range(min(last[i] + 1, m)):
+                        z[k, c] -= f * z[i, c]
+            p = u[k, 0]
+            for c in range(top):
+                z[k, c] /= p
     s = 0.0
     for k in range(z.shape[0]):
         for c in range(z.shape[1]):
@@ -273,6 +311,102 @@ def boundary_dp(s: np.ndarray, length: int, dmin: int, dmax: int, pen: np.ndarra
             sc[b] = s[b] + best
             bk[b] = arg
     return sc, bk
+
+
+@_compiled
+def spacing_penalties(length: int, dmin: int, dmax: int, width: np.ndarray, stiffness: float,
+                      sd: float) -> np.ndarray:
+    """The spacing costs of :func:`boundary_dp` with ``per_position``: a cell of ``d`` px
+    ending at ``b`` pays ``stiffness / 2 * ((d - width[c]) / sd)^2``, ``c`` its centre
+    (``b - d / 2``, floored into ``0..length``) -> (L+1, spacings)."""
+    pen = np.empty((length + 1, dmax - dmin + 1))
+    for b in range(length + 1):
+        for i in range(dmax - dmin + 1):
+            d = dmin + i
+            c = min(max(b - d / 2.0, 0.0), float(length))
+            e = (d - width[int(c)]) / sd
+            pen[b, i] = stiffness * 0.5 * (e * e)
+    return pen
+
+
+@_compiled
+def best_path(score: np.ndarray, back: np.ndarray, length: int, dmax: int) -> np.ndarray:
+    """The boundaries of the best path of :func:`boundary_dp`: from the best-scoring
+    position of the last ``dmax`` before the end (the first on a tie) back to the start."""
+    b = max(1, length - dmax)
+    for e in range(max(1, length - dmax), length):
+        if score[e] > score[b]:
+            b = e
+    n = 0
+    e = b
+    while e >= 1:
+        n += 1
+        e = back[e]
+    path = np.empty(n, np.int64)
+    while b >= 1:
+        n -= 1
+        path[n] = b
+        b = back[b]
+    return path
+
+
+@_compiled
+def local_widths(inner: np.ndarray, strength: np.ndarray, p: float, length: int, window: float,
+                 prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """``fit.local_widths`` (which documents it) in one call, for at least three lines
+    ``inner``; the Gaussian average over cells is cut where its weight falls below
+    1e-20 of the centre's (beyond ~9.6 windows: no effect on a double sum)."""
+    nw = len(inner) - 1
+    w = np.empty(nw)
+    centre = np.empty(nw)
+    sure = np.empty(nw)
+    for j in range(nw):
+        w[j] = float(inner[j + 1] - inner[j])
+        centre[j] = 0.5 * (inner[j + 1] + inner[j])
+        sure[j] = min(max(min(strength[inner[j + 1]], strength[inner[j]]), 0.0), 1.0)
+    reach = int(math.ceil(9.6 * window))
+    local = np.empty(nw)
+    for i in range(nw):
+        num = 0.0
+        den = 0.0
+        for j in range(max(0, i - reach), min(nw, i + reach + 1)):
+            t = (i - j) / window
+            g = math.exp(-0.5 * (t * t)) * sure[j]
+            num += g * w[j]
+            den += g
+        local[i] = (num + prior * p) / (den + prior)
+    x = np.arange(length + 1).astype(np.float64)
+    width = np.interp(x, centre, local)
+    index = np.empty(length + 1)
+    index[0] = 0.0
+    for k in range(length):
+        index[k + 1] = index[k] + 1.0 / width[k]
+    sn = 0.0
+    cs = 0.0
+    for j in range(len(inner)):
+        a = 2 * np.pi * index[inner[j]]
+        sn += math.sin(a)
+        cs += math.cos(a)
+    shift = math.atan2(sn / len(inner), cs / len(inner)) / (2 * np.pi)
+    for k in range(length + 1):
+        index[k] -= shift
+    return width, index
+
+
+@_compiled
+def comb_offset(index: np.ndarray, phase: float, p: float) -> float:
+    """How far (cells) the comb with cell index ``index`` at each position strays from the
+    uniform comb (``phase``, ``p``) beyond a whole number of cells: the largest deviation
+    of ``index - (x - phase) / p`` from its median rounded."""
+    n = len(index)
+    d = np.empty(n)
+    for k in range(n):
+        d[k] = index[k] - (k - phase) / p
+    m = np.round(np.median(d))
+    big = 0.0
+    for k in range(n):
+        big = max(big, abs(d[k] - m))
+    return big
 
 
 #: cos / sin of multiples of pi / 4 (Lanczos-4's window steps by that per tap)
@@ -567,12 +701,13 @@ def cell_centres(lines: np.ndarray, length: int, cell: float) -> np.ndarray:
 
 @_compiled
 def smooth_rss(y: np.ndarray, yy: float, centres: np.ndarray, length: int, code: int, support: int,
-               ridge: float) -> float:
+               ridge: float, lower: bool = False) -> float:
     """Residual sum of squares of a smooth kernel's least-squares fit to ``y`` (sum of
     squares ``yy``) for cells centred at ``centres``; -1 when the normal matrix is not
-    positive definite (the caller then solves otherwise)."""
+    positive definite (the caller then solves otherwise).  ``lower``: ``y`` is lower
+    triangular (see :func:`band_explained`)."""
     k0, w = kernel_weights(centres, length, code, support)
-    explained, ok = band_explained(y, k0, w, len(centres), ridge)
+    explained, ok = band_explained(y, k0, w, len(centres), ridge, lower)
     return max(yy - explained, 0.0) if ok else -1.0
 
 

@@ -70,32 +70,22 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
         width, index = local_widths(inner, strength, p, length)
         if index is None:
             return finish_lines(inner, p, length, min_partial)
-        if phase is not None:
-            # a comb drifting less than a fraction of a cell from the uniform one over the
-            # whole axis puts every run's count where the first pass put it: nothing to redo
-            d = index - (x - phase) / p
-            if float(np.max(np.abs(d - np.round(np.median(d))))) < DRIFT_MIN:
-                return finish_lines(inner, p, length, min_partial)
+        # a comb drifting less than a fraction of a cell from the uniform one over the
+        # whole axis puts every run's count where the first pass put it: nothing to redo
+        if phase is not None and _jit.comb_offset(index, float(phase), float(p)) < DRIFT_MIN:
+            return finish_lines(inner, p, length, min_partial)
     s = strength
     if index is not None and anchor > 0:
         frac = index - np.round(index)
         s = s - np.minimum(ANCHOR_K * (frac * width) ** 2, anchor)
-    ds = np.arange(dmin, dmax + 1)
     sd = max(jitter * p, 0.75)  # integer positions: spacings wobble by a pixel anyway
     if after is None:  # one expected width everywhere: one row of penalties
-        pen = stiffness * 0.5 * ((ds - p) / sd) ** 2
+        pen = stiffness * 0.5 * ((np.arange(dmin, dmax + 1) - p) / sd) ** 2
     else:  # the expected width of a cell ending at b: the local width at its centre
-        at = np.clip(x[:, None] - ds[None, :] / 2.0, 0, length).astype(np.int64)
-        pen = stiffness * 0.5 * ((ds[None, :] - width[at]) / sd) ** 2   # (L+1, spacings)
+        pen = _jit.spacing_penalties(length, dmin, dmax, width, float(stiffness), float(sd))
     score, back = _jit.boundary_dp(np.ascontiguousarray(s, np.float64), length, dmin, dmax,
                                    np.ascontiguousarray(np.atleast_2d(pen), np.float64), pen.ndim == 2)
-    ends = np.arange(max(1, length - dmax), length)
-    b = int(ends[np.argmax(score[ends])])
-    path = []
-    while b >= 1:
-        path.append(b)
-        b = int(back[b])
-    return finish_lines(np.array(path[::-1], np.int64), p, length, min_partial)
+    return finish_lines(_jit.best_path(score, back, length, dmax), p, length, min_partial)
 
 
 #: cells (Gaussian sd, in cells) over which the local width of a drifting grid is averaged
@@ -114,22 +104,12 @@ def local_widths(lines: np.ndarray, strength: np.ndarray, p: float,
     both boundaries sit on edges (``strength``, 1 = a typical boundary) averaged over
     :data:`DRIFT_WINDOW` cells, shrunk to ``p`` by :data:`DRIFT_PRIOR`; the index is
     the integral of 1 / width, phased to the lines (circular mean); ``None`` for fewer
-    than three lines."""
-    x = np.arange(length + 1, dtype=np.float64)
-    inner = np.asarray(lines, np.int64)
+    than three lines.  Compiled (:func:`._jit.local_widths`)."""
+    inner = np.ascontiguousarray(lines, np.int64)
     if len(inner) < 3:
         return np.full(length + 1, float(p)), None
-    w = np.diff(inner).astype(np.float64)
-    centre = 0.5 * (inner[1:] + inner[:-1])
-    sure = np.clip(np.minimum(strength[inner[1:]], strength[inner[:-1]]), 0.0, 1.0)
-    k = np.arange(len(w))
-    g = np.exp(-0.5 * ((k[:, None] - k[None, :]) / DRIFT_WINDOW) ** 2) * sure[None, :]
-    local = (g @ w + DRIFT_PRIOR * p) / (g.sum(axis=1) + DRIFT_PRIOR)
-    width = np.interp(x, centre, local)
-    index = np.concatenate([[0.0], np.cumsum(1.0 / width[:-1])])
-    ang = 2 * np.pi * index[inner]
-    index -= np.arctan2(np.sin(ang).mean(), np.cos(ang).mean()) / (2 * np.pi)
-    return width, index
+    return _jit.local_widths(inner, np.ascontiguousarray(strength, np.float64), float(p), int(length),
+                             float(DRIFT_WINDOW), float(DRIFT_PRIOR))
 
 
 def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,

@@ -209,7 +209,8 @@ def compress_columns(y: np.ndarray) -> np.ndarray:
     L columns: ``R^T`` of the QR factorisation ``y^T = Q R``.  Least-squares residuals of
     any design depend on the data only through ``y y^T``, so fits on the result equal
     fits on ``y`` (to rounding) at a fraction of the cost when rows x channels
-    outnumber the pixels along the axis (small images)."""
+    outnumber the pixels along the axis (small images).  The result is lower
+    triangular (zero right of the diagonal), which the smooth fits exploit."""
     length, m = y.shape
     if m <= length:
         return y
@@ -235,13 +236,14 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, centres: np.ndarr
 def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
                     kernels: tuple[str, ...] = tuple(KERNELS),
                     sums: tuple[np.ndarray, np.ndarray] | None = None,
-                    n_values: int | None = None) -> tuple[float, str]:
+                    n_values: int | None = None, lower: bool = False) -> tuple[float, str]:
     """Mean squared residual per value of the best kernel model for ``lines`` on the
     matrix ``y`` (L, m) from :func:`axis_matrix` (sum of squares ``yy``), and that kernel.
     ``sums``: the cumulative sums of :func:`box_rss`, when the caller keeps them (the
     box's residual then costs a few cells' work, not a pass over ``y``).  ``n_values``:
     the number of values the data had (``y.size`` unless ``y`` was compressed by
-    :func:`compress_columns`)."""
+    :func:`compress_columns`); ``lower``: ``y`` is lower triangular, as that compression
+    leaves it (the smooth fits skip its zeros)."""
     length = y.shape[0]
     lines = np.ascontiguousarray(lines, np.float64)
     centres = _jit.cell_centres(lines, length, float(cell))
@@ -253,7 +255,7 @@ def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
         elif k == "nearest":
             _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
         else:  # one compiled call: weights, normal matrix, its factor and the explained part
-            rss = _jit.smooth_rss(y, yy, centres, length, _jit.KERNEL_CODES[k], KERNELS[k][1], 1e-7)
+            rss = _jit.smooth_rss(y, yy, centres, length, _jit.KERNEL_CODES[k], KERNELS[k][1], 1e-7, lower)
             if rss < 0:  # not positive definite: the general solver
                 _, rss = fit_cells(y, design(centres, length, k, lines), yy=yy, values=False)
         if rss < best[0]:
