@@ -259,6 +259,21 @@ def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, ex
     assert gx.cell == gy.cell or expect == "none"
 
 
+@pytest.mark.parametrize("x_cell,square", [(6.0, True), (9.0, True), (3.6, False)])
+def test_square_prior_weighs_more_against_a_harmonic_pair(x_cell, square):
+    # y lacks 4.5 of its evidence at x's size: beyond the prior for a slight aspect
+    # (3.6 x 3 px stays), within it for a pair a whole factor apart (6 or 9 x 3 px: one
+    # axis read as a harmonic), which becomes square
+    from pixfix.grid import HARMONIC_PRIOR, SQUARE_PRIOR, _square_prior
+    assert SQUARE_PRIOR < 4.5 < HARMONIC_PRIOR
+    fx, fy = _axis(x_cell, 10.0), _axis(3.0, 5.0)
+
+    def refit(axis, size):
+        return _axis(size, 1.0) if axis == 1 else _axis(size, 0.5)
+    gx, gy = _square_prior(fx, fy, refit)
+    assert (gy.cell == x_cell) == square and gx.cell == x_cell
+
+
 @pytest.mark.parametrize("found,taken", [(6.0 * 1.07, True), (6.0 * 1.12, False), (3.0 * 1.02, False)])
 def test_square_prior_accepts_a_refit_a_few_per_cent_off(found, taken):
     # a drifting grid's mean width moves by a few per cent once the border slivers are

@@ -239,6 +239,13 @@ ASPECT_TOL = 0.05
 #: (a 3-px JPEG icon: 7.2 for 6.2 px against 4.5 for 3.1 px, while the other axis has
 #: 3.1 px clearly); a clean non-square image shows its own sizes by far more
 SQUARE_PRIOR = 3.0
+#: ... when the axes' sizes differ by at least :data:`HARMONIC_RATIO`: such a pair is far
+#: more often one axis misread as a harmonic (a 2x2-block icon under noise, where one
+#: axis shows the 1-cell details only weakly: 19.7 px against 9.9 px with a deficit of
+#: 4.1) than non-square art, which (2:1 retro pixels) a clean image shows by far more;
+#: small differences (a few per cent) are the rounding of a resize, or drift
+HARMONIC_PRIOR = 6.0
+HARMONIC_RATIO = 1.5
 #: rank bonus that makes a fit choose the preferred size when any candidate is near it
 PREFER_BONUS = 1e3
 #: candidates tuned to the residual's optimum before the final choice
@@ -842,7 +849,8 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
 def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFit]) -> tuple[AxisFit, AxisFit]:
     """Square cells are a prior, not a rule: when the axes disagree, the axis with the
     weaker evidence against the other's cell size takes that size, if it lacks less
-    than :data:`SQUARE_PRIOR` (score units) of its own winner's evidence there.
+    than :data:`SQUARE_PRIOR` (score units) of its own winner's evidence there
+    (:data:`HARMONIC_PRIOR` for sizes a whole factor apart: a misread harmonic).
 
     ``refit(axis, size)`` fits an axis (1: x, 0: y) choosing the best grid near
     ``size``.  Evidence is each axis's :func:`candidate_score`: the joint choice
@@ -858,7 +866,8 @@ def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFi
     if not options:
         return fx, fy
     deficit, axis, alt = min(options, key=lambda o: o[0])
-    if deficit >= SQUARE_PRIOR:
+    ratio = max(fx.cell, fy.cell) / min(fx.cell, fy.cell)
+    if deficit >= (HARMONIC_PRIOR if ratio >= HARMONIC_RATIO else SQUARE_PRIOR):
         return fx, fy
     return (alt, fy) if axis == 1 else (fx, alt)
 
