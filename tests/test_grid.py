@@ -259,19 +259,46 @@ def test_square_prior_changes_the_axis_with_the_weaker_evidence(alt_x, alt_y, ex
     assert gx.cell == gy.cell or expect == "none"
 
 
-@pytest.mark.parametrize("x_cell,square", [(6.0, True), (9.0, True), (3.6, False)])
-def test_square_prior_weighs_more_against_a_harmonic_pair(x_cell, square):
-    # y lacks 4.5 of its evidence at x's size: beyond the prior for a slight aspect
-    # (3.6 x 3 px stays), within it for a pair a whole factor apart (6 or 9 x 3 px: one
-    # axis read as a harmonic), which becomes square
+@pytest.mark.parametrize("x_cell,lacks_x,lacks_y,expect", [
+    (6.0, 4.5, 9.0, "x"),     # the coarser axis lacks 4.5 at the finer size: a misread harmonic, refined
+    (9.0, 4.5, 9.0, "x"),
+    (6.0, 9.0, 4.5, "none"),  # the finer axis would give up its detail: the usual prior (3) holds
+    (3.6, 4.5, 9.0, "none"),  # a slight aspect, not a whole factor: the usual prior
+])
+def test_square_prior_weighs_more_for_refining_a_harmonic(x_cell, lacks_x, lacks_y, expect):
+    # a 2x2-block icon under noise shows its 1-cell details weakly on one axis, which then
+    # scores twice the cell size a few units over the true one; 2:1 non-square art under
+    # noise must not lose its fine axis's detail for the square prior
     from pixfix.grid import HARMONIC_PRIOR, SQUARE_PRIOR, _square_prior
     assert SQUARE_PRIOR < 4.5 < HARMONIC_PRIOR
-    fx, fy = _axis(x_cell, 10.0), _axis(3.0, 5.0)
+    fx, fy = _axis(x_cell, 10.0), _axis(3.0, 10.0)
 
     def refit(axis, size):
-        return _axis(size, 1.0) if axis == 1 else _axis(size, 0.5)
+        return _axis(size, 10.0 - (lacks_x if axis == 1 else lacks_y))
     gx, gy = _square_prior(fx, fy, refit)
-    assert (gy.cell == x_cell) == square and gx.cell == x_cell
+    got = "x" if gx.cell == 3.0 else "y" if gy.cell == x_cell else "none"
+    assert got == expect
+
+
+def test_degraded_two_to_one_art_keeps_the_detail_of_its_fine_axis():
+    # wide (or tall) pixels, resampled smoothly with noise and often JPEG: the prior may
+    # at worst repeat the coarse axis's cells, never merge the fine axis's (seed 1's 6 x 3
+    # px sprite came out 6 x 6 with a prior of 6 for any pair a factor 1.5 apart)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        for cx, cy in ((8, 4), (6, 3)):
+            sprite = random_sprite(rng, 20, 24, 6)
+            h, w = sprite.shape[:2]
+            interp = (cv2.INTER_CUBIC, cv2.INTER_LINEAR, cv2.INTER_LANCZOS4)[seed % 3]
+            big = cv2.resize(sprite, (w * cx, h * cy), interpolation=interp).astype(np.float64)
+            big[..., :3] += rng.normal(0, 4 + seed % 4, big[..., :3].shape)
+            img = np.clip(big, 0, 255).astype(np.uint8)
+            if seed % 2:
+                ok, enc = cv2.imencode(".jpg", img[..., 2::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+                img = np.dstack([cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1], img[..., 3]])
+            g = detect_grid(img)
+            fine, found = (cx, g.x.cell) if cx < cy else (cy, g.y.cell)
+            assert found < 1.1 * fine, (seed, cx, cy, g.x.cell, g.y.cell)
 
 
 @pytest.mark.parametrize("found,taken", [(6.0 * 1.07, True), (6.0 * 1.12, False), (3.0 * 1.02, False)])

@@ -239,11 +239,12 @@ ASPECT_TOL = 0.05
 #: (a 3-px JPEG icon: 7.2 for 6.2 px against 4.5 for 3.1 px, while the other axis has
 #: 3.1 px clearly); a clean non-square image shows its own sizes by far more
 SQUARE_PRIOR = 3.0
-#: ... when the axes' sizes differ by at least :data:`HARMONIC_RATIO`: such a pair is far
-#: more often one axis misread as a harmonic (a 2x2-block icon under noise, where one
-#: axis shows the 1-cell details only weakly: 19.7 px against 9.9 px with a deficit of
-#: 4.1) than non-square art, which (2:1 retro pixels) a clean image shows by far more;
-#: small differences (a few per cent) are the rounding of a resize, or drift
+#: ... for the coarser axis taking the finer one's size when they differ by at least
+#: :data:`HARMONIC_RATIO`: that axis was likely misread as a harmonic (a 2x2-block icon
+#: under noise shows its 1-cell details weakly on one axis: 19.7 px against 9.9 px,
+#: a deficit of 4.1), and if not, the finer size only repeats its cells.  The finer
+#: axis giving up its detail for the coarser size keeps :data:`SQUARE_PRIOR`: 2:1
+#: non-square art (retro wide pixels) under noise or JPEG must keep its two sizes
 HARMONIC_PRIOR = 6.0
 HARMONIC_RATIO = 1.5
 #: rank bonus that makes a fit choose the preferred size when any candidate is near it
@@ -850,7 +851,8 @@ def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFi
     """Square cells are a prior, not a rule: when the axes disagree, the axis with the
     weaker evidence against the other's cell size takes that size, if it lacks less
     than :data:`SQUARE_PRIOR` (score units) of its own winner's evidence there
-    (:data:`HARMONIC_PRIOR` for sizes a whole factor apart: a misread harmonic).
+    (:data:`HARMONIC_PRIOR` for the coarser axis of sizes a whole factor apart: a
+    misread harmonic).
 
     ``refit(axis, size)`` fits an axis (1: x, 0: y) choosing the best grid near
     ``size``.  Evidence is each axis's :func:`candidate_score`: the joint choice
@@ -865,10 +867,15 @@ def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFi
             options.append((own.score - alt.score, axis, alt))
     if not options:
         return fx, fy
-    deficit, axis, alt = min(options, key=lambda o: o[0])
     ratio = max(fx.cell, fy.cell) / min(fx.cell, fy.cell)
-    if deficit >= (HARMONIC_PRIOR if ratio >= HARMONIC_RATIO else SQUARE_PRIOR):
+
+    def prior(axis: int, alt: AxisFit) -> float:
+        own = fx if axis == 1 else fy
+        return HARMONIC_PRIOR if ratio >= HARMONIC_RATIO and alt.cell < own.cell else SQUARE_PRIOR
+    options = [o for o in options if o[0] < prior(o[1], o[2])]
+    if not options:
         return fx, fy
+    deficit, axis, alt = min(options, key=lambda o: o[0])
     return (alt, fy) if axis == 1 else (fx, alt)
 
 
