@@ -85,19 +85,21 @@ def band_cholesky(g: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 @_compiled
-def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
-    """``A^T y`` for data ``y`` (L, m) -> (n, m)."""
+def band_rmatmul(k0: np.ndarray, w: np.ndarray, n: int, y: np.ndarray, lower: bool = False) -> np.ndarray:
+    """``A^T y`` for data ``y`` (L, m) -> (n, m); ``lower``: ``y`` is lower triangular
+    (``y[x, c] = 0`` for ``c > x``), whose zeros are skipped."""
     length, t = w.shape
     m = y.shape[1]
     out = np.zeros((n, m))
     for x in range(length):
         base = k0[x]
         i0, i1 = _taps(base, t, n)
+        top = min(x + 1, m) if lower else m
         for i in range(i0, i1):
             wi = w[x, i]
             if wi != 0.0:
                 k = base + i
-                for c in range(m):
+                for c in range(top):
                     out[k, c] += wi * y[x, c]
     return out
 
@@ -144,18 +146,24 @@ def impute(x: np.ndarray, pred: np.ndarray, hi_i: np.ndarray, yh: np.ndarray, lo
 @_compiled
 def band_forward(u: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``z`` with ``U^T z = b`` (b: (n, m)), a new array."""
+    return band_forward_cols(u, b, np.full(u.shape[0], b.shape[1], np.int64))
+
+
+@_compiled
+def band_forward_cols(u: np.ndarray, b: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`band_forward` when row ``k`` of ``b`` is zero from column ``cols[k]`` on
+    (``cols`` non-decreasing): so is ``z``, and those products are skipped."""
     n, t = u.shape
-    m = b.shape[1]
     z = b.copy()
     for k in range(n):
         lo = max(0, k - t + 1)
         for i in range(lo, k):
             f = u[i, k - i]
             if f != 0.0:
-                for c in range(m):
+                for c in range(cols[i]):
                     z[k, c] -= f * z[i, c]
         p = u[k, 0]
-        for c in range(m):
+        for c in range(cols[k]):
             z[k, c] /= p
     return z
 
@@ -195,37 +203,16 @@ def band_explained(y: np.ndarray, k0: np.ndarray, w: np.ndarray, n: int, ridge: 
         z = band_forward(u, band_rmatmul(k0, w, n, y))
     else:
         length, t = w.shape
-        m = y.shape[1]
-        # last[k]: the last pixel whose taps reach cell k or an earlier one (non-decreasing)
-        last = np.full(n, -1, np.int64)
+        # cols[k]: columns of row k of A^T y that may be non-zero: up to the last pixel
+        # whose taps reach cell k or an earlier one (non-decreasing)
+        cols = np.zeros(n, np.int64)
         for x in range(length):
             i0, i1 = _taps(k0[x], t, n)
             if i1 > i0:
-                last[k0[x] + i0] = x
+                cols[k0[x] + i0] = min(x + 1, y.shape[1])
         for k in range(1, n):
-            last[k] = max(last[k], last[k - 1])
-        z = np.zeros((n, m))
-        for x in range(length):
-            base = k0[x]
-            i0, i1 = _taps(base, t, n)
-            top = min(x + 1, m)
-            for i in range(i0, i1):
-                wi = w[x, i]
-                if wi != 0.0:
-                    k = base + i
-                    for c in range(top):
-                        z[k, c] += wi * y[x, c]
-        for k in range(n):  # U^T z = A^T y in place, row k's columns past last[k] are zero
-            top = min(last[k] + 1, m)
-            lo = max(0, k - t + 1)
-            for i in range(lo, k):
-                f = u[i, k - i]
-                if f != 0.0:
-                    for c in range(min(last[i] + 1, m)):
-                        z[k, c] -= f * z[i, c]
-            p = u[k, 0]
-            for c in range(top):
-                z[k, c] /= p
+            cols[k] = max(cols[k], cols[k - 1])
+        z = band_forward_cols(u, band_rmatmul(k0, w, n, y, True), cols)
     s = 0.0
     for k in range(z.shape[0]):
         for c in range(z.shape[1]):
