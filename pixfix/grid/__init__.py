@@ -305,7 +305,7 @@ class _Scorer:
         # the plain fits see the data only through the rows' inner products: a small
         # image's many rows x channels are folded into at most one column per pixel
         self.y = compress_columns(raw)
-        self.lower = self.y is not raw  # compressed: lower triangular
+        self.lower = self.y is not raw  # folded (compress_columns returns raw itself otherwise): lower triangular
         self.yy = float(np.einsum("ij,ij->", self.y, self.y))
         # cumulative sums along the axis: the box model's residual of any cells, for the
         # segmentation of drifting grids and the box fits
@@ -851,8 +851,8 @@ def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFi
     """Square cells are a prior, not a rule: when the axes disagree, the axis with the
     weaker evidence against the other's cell size takes that size, if it lacks less
     than :data:`SQUARE_PRIOR` (score units) of its own winner's evidence there
-    (:data:`HARMONIC_PRIOR` for the coarser axis of sizes a whole factor apart: a
-    misread harmonic).
+    (:data:`HARMONIC_PRIOR` for the coarser axis of sizes at least
+    :data:`HARMONIC_RATIO` apart: a misread harmonic).
 
     ``refit(axis, size)`` fits an axis (1: x, 0: y) choosing the best grid near
     ``size``.  Evidence is each axis's :func:`candidate_score`: the joint choice
