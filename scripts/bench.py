@@ -44,9 +44,17 @@ def find_bench() -> Path:
 
 
 def ai_like_1024(rng: np.random.Generator) -> np.ndarray:
-    """A 1024x1024 AI-like input: 64x64 random blocky sprite on drifting ~16 px cells."""
-    small = rng.integers(0, 6, (16, 16))
-    small = np.kron(small, np.ones((4, 4), int))
+    """A 1024x1024 AI-like input: a 64x64 random sprite of 6 colours with runs (each cell
+    repeats its left or upper neighbour half the time, so single cells remain and the
+    visible grid is the 64 cells) on drifting ~16 px cells."""
+    small = rng.integers(0, 6, (64, 64))
+    for y in range(64):
+        for x in range(64):
+            r = rng.random()
+            if r < 0.25 and x:
+                small[y, x] = small[y, x - 1]
+            elif r < 0.5 and y:
+                small[y, x] = small[y - 1, x]
     pal = rng.integers(0, 256, (6, 3))
     sprite = pal[small].astype(np.uint8)
     widths = 16 * (1 + 0.08 * rng.standard_normal(64))
