@@ -28,13 +28,13 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows (N, C): the same rows in the same (lexicographic) order, found by sorting one
     int64 key per row instead of rows as records (several times faster)."""
     rows = np.asarray(rows)
-    if rows.ndim != 2 or len(rows) == 0 or rows.shape[1] == 0:
-        u, inv, cnt = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
-        return u, inv.ravel(), cnt
-    r = rows.astype(np.int64)
-    lo = r.min(axis=0)
-    span = r.max(axis=0) - lo + 1
-    if float(np.prod(span.astype(np.float64))) >= 2.0 ** 62:  # the key would overflow
+    keyed = rows.ndim == 2 and len(rows) > 0 and rows.shape[1] > 0
+    if keyed:
+        r = rows.astype(np.int64)
+        lo = r.min(axis=0)
+        span = r.max(axis=0) - lo + 1
+        keyed = float(np.prod(span.astype(np.float64))) < 2.0 ** 62  # else the key would overflow
+    if not keyed:
         u, inv, cnt = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
         return u, inv.ravel(), cnt
     key = np.zeros(len(r), np.int64)
