@@ -60,10 +60,9 @@ def refine_lines(profile: np.ndarray, p: float, guide: np.ndarray, jitter: float
     dmax = max(dmin, int(np.ceil((1 + spread) * p)))
     if length < 2 * dmin:
         return finish_lines(guide[1:-1], p, length, min_partial)
-    x = np.arange(length + 1, dtype=np.float64)
     if after is None:
         width = np.full(length + 1, float(p))
-        index = (x - phase) / p if phase is not None else None
+        index = (np.arange(length + 1, dtype=np.float64) - phase) / p if phase is not None else None
     else:
         inner = np.asarray(after, np.int64)
         inner = inner[(inner > 0) & (inner < length)]
