@@ -655,6 +655,35 @@ def test_edge_following_lines_keep_the_sliver_cells_at_the_borders(rng):
     assert abs(follow[1] - 3.0) <= 1.0 and abs(follow[-2] - (stop - start - 2)) <= 1.0
 
 
+def test_edge_following_lines_keep_their_seed_comb_cell_count():
+    # a drifting grid of 30 cells of about 10 px seeded at 9 px (34 cells): the lines the
+    # edges pull from that seed have other counts (31 here), which are another size's
+    # grid, not the seed's cells drifting; they must not stand in for the seed (lines
+    # over noise from a seed a few per cent off add cells and win as a "drift")
+    import pixfix.grid as G
+    from pixfix.grid.edges import edge_profile, linear_features, to_features
+
+    rng = np.random.default_rng(3)
+    widths = 10.0 * (1 + 0.08 * rng.standard_normal(30))
+    edges = np.concatenate([[0.0], np.cumsum(widths)])
+    colours = rng.integers(0, 256, (30, 30, 3)).astype(np.uint8)
+    idx = np.searchsorted(edges, np.arange(int(edges[-1])) + 0.5, side="right") - 1
+    img = colours[idx[:, None], idx[None, :]]
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    prof = edge_profile(to_features(rgba), 1)
+    q, ph = 9.0, 0.0
+    free = refine_lines(prof, q, uniform_lines(ph, q, img.shape[1], 0.5), jitter=0.12, spread=0.35,
+                        min_partial=0.0, phase=ph)
+    scorer = G._Scorer(linear_features(rgba[::4]).astype(np.float64), prof, ("nearest",), True, 0.5, 0.25)
+    sets = scorer.line_sets(q, ph)
+    assert abs(len(free) - len(sets[0])) > G.DRIFT_COUNT_CELLS  # the case the rule is for
+    assert all(abs(len(s) - len(sets[0])) <= G.DRIFT_COUNT_CELLS for s in sets[1:])
+    # seeded at the cells' own size, the edge-following lines are offered
+    sets = G._Scorer(linear_features(rgba[::4]).astype(np.float64), prof, ("nearest",), True, 0.5,
+                     0.25).line_sets(10.0, 0.0)
+    assert len(sets) >= 2 and len(sets[1]) - 1 == 30
+
+
 def test_polished_lines_stay_within_reach_of_where_the_edges_put_them(rng):
     # a smooth colour gradient inside wide flat cells pulls box-model lines along it;
     # the polish may only centre a line on its ramp, never walk it across the cell

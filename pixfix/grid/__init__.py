@@ -257,6 +257,10 @@ POLISH_STRONGEST = 2
 POLISH_REACH = 0.5
 #: edge-following lines are also placed expecting the local cell width (:func:`.fit.refine_lines`)
 DRIFT = True
+#: an edge-following line set may differ from its seed's uniform comb by this many cells
+#: (or this share of them, if more): the drift of the same cells over the axis
+DRIFT_COUNT_CELLS = 2.0
+DRIFT_COUNT_SHARE = 0.03
 #: the chosen grid is tuned once more on the censored residual (clipped values as bounds)
 CENSORED_POLISH = True
 #: the residual floor is lowered to the noise the candidates' residuals show (:func:`_model_floor`)
@@ -359,6 +363,7 @@ class _Scorer:
     def _line_sets(self, q: float, ph: float) -> list[np.ndarray]:
         n = self.length
         sets = [self.uniform(q, ph, 0.0).lines]
+        n_comb = len(sets[0])
         if self.refine and n / q >= 4:
             guide = uniform_lines(ph % q, q, n, self.min_partial)
             # every boundary the edges show, also those of sliver cells at the borders: the
@@ -378,8 +383,12 @@ class _Scorer:
                                   values=self.values_per_line).astype(np.float64)
                 widths = np.diff(dp[1:-1])
                 # drift is slow and cells stay alike; lines that skip weak boundaries to sit
-                # only on strong edges are a different (irregular) model, not a drifting grid
-                if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths) and \
+                # only on strong edges are a different (irregular) model, not a drifting grid;
+                # and drifting lines are the seed's cells displaced, so they keep its count:
+                # lines with more or fewer cells are another size's grid, which has its own
+                # seed (from a seed 9 % off, lines over noise add cells and win as a "drift")
+                same_cells = abs(len(dp) - n_comb) <= max(DRIFT_COUNT_CELLS, DRIFT_COUNT_SHARE * n_comb)
+                if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths) and same_cells and \
                         not any(np.array_equal(d, dp) for d in sets):
                     sets.append(dp)
         return sets
