@@ -35,8 +35,8 @@ to the other as a candidate, so square cells are a prior, not a rule):
 5. per-line refinement (:mod:`.fit`) for drifting (AI) grids: lines placed on
    the edge profile by dynamic programming, expecting the mean cell width and,
    in a second set, the local width the first set's edge-backed cells show; then
-   moved to the box model's optimum; they must beat the uniform comb clearly to
-   be kept;
+   moved to the box model's optimum; they must keep the seed comb's cell count
+   (the same cells, displaced) and beat the uniform comb clearly to be kept;
 6. the square prior: when the axes disagree, the axis whose evidence for its own
    size over the other axis's size is weaker than the prior odds of square cells
    takes the other's size (:func:`_square_prior`).  A harmonic on one axis (2x,
