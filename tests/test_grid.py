@@ -631,6 +631,16 @@ def test_banded_gram_equals_the_dense_normal_matrix(kernel, rng):
             assert np.all(ab[t - 1 - d, :d] == 0.0)
 
 
+def _drifting_cells(rng: np.random.Generator, n: int = 30, cell: float = 10.0) -> tuple:
+    """An image of ``n`` x ``n`` random colour cells whose widths drift (8 % of ``cell``):
+    the widths, the boundaries (with 0) and the RGB image, the same cuts on both axes."""
+    widths = cell * (1 + 0.08 * rng.standard_normal(n))
+    edges = np.concatenate([[0.0], np.cumsum(widths)])
+    colours = rng.integers(0, 256, (n, n, 3)).astype(np.uint8)
+    idx = np.searchsorted(edges, np.arange(int(edges[-1])) + 0.5, side="right") - 1
+    return widths, edges, colours[idx[:, None], idx[None, :]]
+
+
 def test_edge_following_lines_keep_the_sliver_cells_at_the_borders(rng):
     # a drifting grid cropped so that the first and last cells are slivers (3 and 2 px
     # of 10): the model check must see those boundaries, or the sliver's colour is
@@ -638,11 +648,7 @@ def test_edge_following_lines_keep_the_sliver_cells_at_the_borders(rng):
     import pixfix.grid as G
     from pixfix.grid.edges import edge_profile, linear_features, to_features
 
-    widths = 10.0 * (1 + 0.08 * rng.standard_normal(30))
-    edges = np.concatenate([[0.0], np.cumsum(widths)])
-    colours = rng.integers(0, 256, (30, 30, 3)).astype(np.uint8)
-    idx = np.searchsorted(edges, np.arange(int(edges[-1])) + 0.5, side="right") - 1
-    img = colours[idx[:, None], idx[None, :]]
+    widths, edges, img = _drifting_cells(rng)
     start, stop = int(round(edges[1])) - 3, int(round(edges[-2])) + 2
     img = np.ascontiguousarray(img[:, start:stop])
     rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
@@ -663,12 +669,7 @@ def test_edge_following_lines_keep_their_seed_comb_cell_count():
     import pixfix.grid as G
     from pixfix.grid.edges import edge_profile, linear_features, to_features
 
-    rng = np.random.default_rng(3)
-    widths = 10.0 * (1 + 0.08 * rng.standard_normal(30))
-    edges = np.concatenate([[0.0], np.cumsum(widths)])
-    colours = rng.integers(0, 256, (30, 30, 3)).astype(np.uint8)
-    idx = np.searchsorted(edges, np.arange(int(edges[-1])) + 0.5, side="right") - 1
-    img = colours[idx[:, None], idx[None, :]]
+    _, _, img = _drifting_cells(np.random.default_rng(3))
     rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
     prof = edge_profile(to_features(rgba), 1)
     q, ph = 9.0, 0.0
@@ -679,8 +680,7 @@ def test_edge_following_lines_keep_their_seed_comb_cell_count():
     assert abs(len(free) - len(sets[0])) > G.DRIFT_COUNT_CELLS  # the case the rule is for
     assert all(abs(len(s) - len(sets[0])) <= G.DRIFT_COUNT_CELLS for s in sets[1:])
     # seeded at the cells' own size, the edge-following lines are offered
-    sets = G._Scorer(linear_features(rgba[::4]).astype(np.float64), prof, ("nearest",), True, 0.5,
-                     0.25).line_sets(10.0, 0.0)
+    sets = scorer.line_sets(10.0, 0.0)
     assert len(sets) >= 2 and len(sets[1]) - 1 == 30
 
 
