@@ -903,3 +903,42 @@ def test_lines_constant_along_the_axis_are_counted_not_fitted():
         hi, lo = clipped(full)
         assert scorer.censored(lines, 7.0, kernel) == pytest.approx(
             censored_residual_y(full, hi, lo, lines, 7.0, kernel), rel=1e-4)
+
+
+def _box_data(rng, edges: np.ndarray, length: int, rows: int, noise: float, wash: float = 0.0):
+    """Piecewise-constant columns on ``edges`` (random colour per cell and row), with a
+    slow wash along the axis and white noise; their cumulative sums for the box fits."""
+    cell = np.searchsorted(edges, np.arange(length) + 0.5, side="right")
+    colours = rng.uniform(0.0, 255.0, (cell.max() + 1, rows))
+    y = colours[cell] + wash * np.sin(np.arange(length) / 15.0)[:, None] + rng.normal(0.0, noise, (length, rows))
+    cs = np.concatenate([np.zeros((1, rows)), np.cumsum(y, axis=0)])
+    cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
+    return cs, cq
+
+
+def _drifting_edges(rng, length: int, q: float) -> np.ndarray:
+    widths = np.clip(np.round(q * (1 + 0.1 * rng.standard_normal(int(length / q) + 3))), np.ceil(0.7 * q), None)
+    e = np.cumsum(widths).astype(np.int64)
+    return np.concatenate([[0], e[e < length - 2], [length]])
+
+
+def test_merge_replaces_two_lines_straddling_one_boundary_by_that_boundary(rng):
+    from pixfix.grid.fit import merge_lines
+    length = 120
+    truth = _drifting_edges(rng, length, 6.0)
+    cs, cq = _box_data(rng, truth, length, 16, 2.0)
+    k = len(truth) // 2
+    # the boundary search saw the boundary k from either side: two lines, one cell too many
+    wrong = np.sort(np.concatenate([np.delete(truth, k), [truth[k] - 2, truth[k] + 2]]))
+    assert np.array_equal(merge_lines(cs, cq, wrong, 6.0, 4.0, values=16), truth)
+
+
+def test_merge_keeps_true_lines_even_where_cells_carry_a_colour_wash(rng):
+    from pixfix.grid.fit import merge_lines
+    length = 150
+    truth = _drifting_edges(rng, length, 5.0)
+    cs, cq = _box_data(rng, truth, length, 16, 2.0, wash=6.0)
+    assert np.array_equal(merge_lines(cs, cq, truth, 5.0, 4.0, values=16), truth)
+    # and two cells of one colour (no edge between them) stay two: the width prior
+    cs, cq = _box_data(rng, truth[[0, -1]], length, 16, 2.0)
+    assert np.array_equal(merge_lines(cs, cq, truth, 5.0, 4.0, values=16), truth)

@@ -55,7 +55,7 @@ import numpy as np
 from . import _jit
 from .edges import (curvature_profile, edge_profile, edge_profiles, exact_repeats, jpeg_blockiness,
                     linear_features, noise_sigma, remove_block_pattern, to_features)
-from .fit import polish_lines, refine_lines
+from .fit import merge_lines, polish_lines, refine_lines
 from .model import (CLIP_MARGIN, axis_matrix, axis_residual_y, censored_residual_y, clipped, compress_columns,
                     row_subset)
 from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
@@ -257,6 +257,8 @@ POLISH_STRONGEST = 2
 POLISH_REACH = 0.5
 #: edge-following lines are also placed expecting the local cell width (:func:`.fit.refine_lines`)
 DRIFT = True
+#: edge-following lines that saw one boundary twice lose the extra line (:func:`.fit.merge_lines`)
+MERGE = True
 #: an edge-following line set may differ from its seed's uniform comb by this many cells
 #: (or this share of them, if more): the drift of the same cells over the axis
 DRIFT_COUNT_CELLS = 2.0
@@ -380,7 +382,13 @@ class _Scorer:
                     found.insert(0, drifting)
             for dp in found:
                 dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
-                                  values=self.values_per_line).astype(np.float64)
+                                  values=self.values_per_line)
+                if MERGE:
+                    fixed = merge_lines(self.cs, self.cq, dp, q, self.floor, values=self.values_per_line)
+                    if len(fixed) != len(dp) or np.any(fixed != dp):
+                        dp = polish_lines(self.cs, self.cq, fixed, q, self.floor,
+                                          reach=max(1, int(round(0.2 * q))), values=self.values_per_line)
+                dp = dp.astype(np.float64)
                 widths = np.diff(dp[1:-1])
                 # drift is slow and cells stay alike; lines that skip weak boundaries to sit
                 # only on strong edges are a different (irregular) model, not a drifting grid;

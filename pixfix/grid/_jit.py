@@ -926,3 +926,53 @@ def comb_contrasts(e: np.ndarray, emax: np.ndarray, qs: np.ndarray, phases: np.n
         else:
             zs[i] = 0.0
     return zs
+
+
+@_compiled
+def _cells_cost(cs: np.ndarray, cq: np.ndarray, pts: np.ndarray, cnt: int, cell: float, price: float,
+                sd: float) -> float:
+    """Block deviations plus the width prior of the cells between ``pts[0..cnt-1]``."""
+    c = 0.0
+    for j in range(cnt - 1):
+        w = pts[j + 1] - pts[j]
+        c += _block_cost(cs, cq, pts[j], pts[j + 1]) + price * ((w - cell) / sd) ** 2
+    return c
+
+
+@_compiled
+def merge_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, price: float, sd: float,
+                wmin: float, wmax: float, rounds: int) -> np.ndarray:
+    """The count repair of ``fit.merge_lines`` (which documents it): greedy moves that
+    replace two neighbouring interior lines by one anywhere between their neighbours,
+    each taken when it lowers the cost of ``polish_lines`` (block deviations plus
+    width prior); the best move first, at most ``rounds``."""
+    b = lines.copy()
+    old = np.empty(4, np.int64)
+    new = np.empty(3, np.int64)
+    for _ in range(rounds):
+        n = len(b) - 1  # cells
+        best_gain = 0.0
+        best_i = -1
+        best_t = 0
+        for i in range(1, n - 1):  # lines i and i + 1, both interior
+            lo, hi = b[i - 1], b[i + 2]
+            old[0], old[1], old[2], old[3] = lo, b[i], b[i + 1], hi
+            before = _cells_cost(cs, cq, old, 4, cell, price, sd)
+            for t in range(lo + 1, hi):
+                wl, wr = t - lo, hi - t
+                if not ((wl >= wmin and wl <= wmax) or (i == 1 and wl <= wmax)):
+                    continue
+                if not ((wr >= wmin and wr <= wmax) or (i + 1 == n - 1 and wr <= wmax)):
+                    continue
+                new[0], new[1], new[2] = lo, t, hi
+                gain = before - _cells_cost(cs, cq, new, 3, cell, price, sd)
+                if gain > best_gain:
+                    best_gain, best_i, best_t = gain, i, t
+        if best_i < 0:
+            break
+        out = np.empty(len(b) - 1, np.int64)
+        out[:best_i] = b[:best_i]
+        out[best_i] = best_t
+        out[best_i + 1:] = b[best_i + 2:]
+        b = out
+    return b
