@@ -130,11 +130,20 @@ def polish_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float,
     b = np.ascontiguousarray(lines, np.int64)
     if len(b) < 3:
         return b.copy()
+    sd, wmin, wmax, price = _width_prior(cs, cell, noise, jitter, spread, values)
+    return _jit.polish_lines(np.ascontiguousarray(cs, np.float64), np.ascontiguousarray(cq, np.float64), b,
+                             float(cell), price, int(reach), int(rounds), sd, wmin, wmax)
+
+
+def _width_prior(cs: np.ndarray, cell: float, noise: float, jitter: float, spread: float,
+                 values: int | None) -> tuple[float, float, float, float]:
+    """The width prior of :func:`polish_lines` and :func:`merge_lines`: its sd (px),
+    the narrowest and widest cell allowed, and its price (noise variance per column
+    times the values per position, halved: a Gaussian's log-likelihood)."""
     sd = max(jitter * cell, 0.5)
     wmin, wmax = max(1.0, (1 - spread) * cell), (1 + spread) * cell
     price = 0.5 * max(noise, 1e-3) * (cs.shape[1] if values is None else values)
-    return _jit.polish_lines(np.ascontiguousarray(cs, np.float64), np.ascontiguousarray(cq, np.float64), b,
-                             float(cell), float(price), int(reach), int(rounds), float(sd), float(wmin), float(wmax))
+    return float(sd), float(wmin), float(wmax), float(price)
 
 
 def merge_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, noise: float,
@@ -153,8 +162,6 @@ def merge_lines(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, cell: float, 
     b = np.ascontiguousarray(lines, np.int64)
     if len(b) < 4:
         return b.copy()
-    sd = max(jitter * cell, 0.5)
-    wmin, wmax = max(1.0, (1 - spread) * cell), (1 + spread) * cell
-    price = 0.5 * max(noise, 1e-3) * (cs.shape[1] if values is None else values)
+    sd, wmin, wmax, price = _width_prior(cs, cell, noise, jitter, spread, values)
     return _jit.merge_lines(np.ascontiguousarray(cs, np.float64), np.ascontiguousarray(cq, np.float64), b,
-                            float(cell), float(price), float(sd), float(wmin), float(wmax), int(rounds))
+                            float(cell), price, sd, wmin, wmax, int(rounds))
