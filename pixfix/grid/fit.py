@@ -10,7 +10,10 @@ where ``s`` is the edge profile normalised so that a typical cell boundary
 scores 1 and a cell interior 0, and ``pen`` is a quadratic cost on a spacing's
 deviation from the cell size.  This is a shortest-path problem over positions,
 solved exactly by dynamic programming, position by position in a compiled
-loop (:func:`._jit.boundary_dp`).
+loop (:func:`._jit.boundary_dp`).  The lines are then tuned on the data
+themselves, the box model's residual plus a width prior: each moved to where
+the blocks on both sides are most uniform (:func:`polish_lines`), and pairs that
+saw one boundary twice merged into one (:func:`merge_lines`).
 """
 from __future__ import annotations
 
