@@ -9,6 +9,13 @@ from pixfix.grid.period import autocorrelation, phase, top_periods, uniform_line
 from conftest import random_sprite, upscale
 
 
+def _cumsums(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The box fits' cumulative sums of data ``y`` (L, m): of the values and of each
+    position's sum of squares, both with a leading zero row."""
+    return (np.concatenate([np.zeros((1, y.shape[1])), np.cumsum(y, axis=0)]),
+            np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))]))
+
+
 def test_edge_profile_peaks_on_cell_boundaries(rng):
     img = upscale(random_sprite(rng, 6, 6), 5)
     px, py = edge_profiles(to_features(img))
@@ -396,8 +403,7 @@ def test_compiled_line_polish_equals_the_numpy_version(rng):
         edges = np.cumsum(q * (1 + 0.15 * rng.standard_normal(int(length / q) + 3)))
         idx = np.searchsorted(edges, np.arange(length) + 0.5)
         y = rng.normal(0, 40, (len(edges) + 1, m))[idx] + rng.normal(0, 3, (length, m))
-        cs = np.concatenate([np.zeros((1, m)), np.cumsum(y, axis=0)])
-        cq = np.concatenate([[0.0], np.cumsum((y * y).sum(axis=1))])
+        cs, cq = _cumsums(y)
         inner = np.round(edges[edges < length - 1] + rng.integers(-2, 3, size=int((edges < length - 1).sum())))
         inner = np.unique(inner[(inner > 0) & (inner < length)]).astype(np.int64)
         lines = np.concatenate([[0], inner, [length]]).astype(np.int64)
@@ -574,8 +580,7 @@ def test_box_residual_from_cumulative_sums_equals_the_fit(rng):
             inner = np.sort(rng.uniform(0, length, size=max(1, int(length / q))))
             lines = np.concatenate([[0.0], inner, [float(length)]])
         centres = cell_centres(lines, length, q)
-        cs = np.concatenate([np.zeros((1, m)), np.cumsum(y, axis=0)])
-        cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
+        cs, cq = _cumsums(y)
         want = fit_cells(y, design(centres, length, "nearest", lines), values=False)[1]
         assert box_rss(cs, cq, lines, centres) == pytest.approx(want, rel=1e-9, abs=1e-6)
 
@@ -693,8 +698,7 @@ def test_polished_lines_stay_within_reach_of_where_the_edges_put_them(rng):
     x = np.arange(length, dtype=np.float64)
     y = np.repeat((40.0 * np.sin(x / 23.0) + 3.0 * x / 10.0)[:, None], rows, axis=1)
     y += rng.normal(0.0, 0.5, y.shape)
-    cs = np.concatenate([np.zeros((1, rows)), np.cumsum(y, axis=0)])
-    cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
+    cs, cq = _cumsums(y)
     lines = np.concatenate([[0], np.arange(10, length, 20), [length]])
     out = polish_lines(cs, cq, lines, 20.0, 0.25, reach=3)
     assert len(out) == len(lines) and np.all(np.abs(out - lines) <= 3)
@@ -911,8 +915,7 @@ def _box_data(rng, edges: np.ndarray, length: int, rows: int, noise: float, wash
     cell = np.searchsorted(edges, np.arange(length) + 0.5, side="right")
     colours = rng.uniform(0.0, 255.0, (cell.max() + 1, rows))
     y = colours[cell] + wash * np.sin(np.arange(length) / 15.0)[:, None] + rng.normal(0.0, noise, (length, rows))
-    cs = np.concatenate([np.zeros((1, rows)), np.cumsum(y, axis=0)])
-    cq = np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", y, y))])
+    cs, cq = _cumsums(y)
     return cs, cq
 
 

@@ -381,14 +381,14 @@ class _Scorer:
                                         phase=ph % q, after=plain)
                 if not np.array_equal(drifting, plain):
                     found.insert(0, drifting)
+            reach = max(1, int(round(0.2 * q)))
             for dp in found:
-                dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=max(1, int(round(0.2 * q))),
-                                  values=self.values_per_line)
+                dp = polish_lines(self.cs, self.cq, dp, q, self.floor, reach=reach, values=self.values_per_line)
                 if MERGE:
                     fixed = merge_lines(self.cs, self.cq, dp, q, self.floor, values=self.values_per_line)
-                    if len(fixed) != len(dp) or np.any(fixed != dp):
-                        dp = polish_lines(self.cs, self.cq, fixed, q, self.floor,
-                                          reach=max(1, int(round(0.2 * q))), values=self.values_per_line)
+                    if not np.array_equal(fixed, dp):
+                        dp = polish_lines(self.cs, self.cq, fixed, q, self.floor, reach=reach,
+                                          values=self.values_per_line)
                 dp = dp.astype(np.float64)
                 widths = np.diff(dp[1:-1])
                 # drift is slow and cells stay alike; lines that skip weak boundaries to sit
