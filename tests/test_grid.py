@@ -945,3 +945,28 @@ def test_merge_keeps_true_lines_even_where_cells_carry_a_colour_wash(rng):
     # and two cells of one colour (no edge between them) stay two: the width prior
     cs, cq = _box_data(rng, truth[[0, -1]], length, 16, 2.0)
     assert np.array_equal(merge_lines(cs, cq, truth, 5.0, 4.0, values=16), truth)
+
+
+def test_long_comb_size_is_scanned_into_the_box_residual_basin(rng):
+    # 240 cells of 3.73 px: a comb 0.5 % too small puts the far lines 1.2 cells off, out
+    # of the polish's half-cell reach; the box scan of the seed must land on the true
+    # size (to a tenth of a cell over the axis) and fit better than where it started
+    import pixfix.grid as G
+    from pixfix.grid.edges import edge_profile, linear_features, to_features
+
+    true_q, n_cells = 3.73, 240
+    sprite = random_sprite(rng, 6, n_cells, n_colors=6)
+    length = int(true_q * n_cells)
+    rgba = cv2.resize(sprite, (length, 6 * 8), interpolation=cv2.INTER_NEAREST)
+    noisy = np.clip(rgba[..., :3] + rng.normal(0.0, 4.0, rgba[..., :3].shape), 0, 255).astype(np.uint8)
+    rgba = np.dstack([noisy, rgba[..., 3]])
+    data = linear_features(rgba).astype(np.float64)
+    scorer = G._Scorer(data, edge_profile(to_features(rgba), 1), ("nearest",), False, 0.5, 16.0)
+    start = true_q * 0.995
+    ph = float(G.comb_phases(scorer.profile, np.array([start]))[0])
+    q, ph2 = scorer.scan_comb(start, ph)
+    assert abs(q - length / n_cells) * n_cells <= 0.3 * q
+    assert scorer.uniform(q, ph2, 0.0).r < 0.5 * scorer.uniform(start, ph, 0.0).r
+    # a comb already at the true size stays there
+    ph = float(G.comb_phases(scorer.profile, np.array([length / n_cells]))[0])
+    assert abs(scorer.scan_comb(length / n_cells, ph)[0] - length / n_cells) * n_cells <= 0.3 * q

@@ -257,6 +257,10 @@ POLISH_STRONGEST = 2
 POLISH_REACH = 0.5
 #: edge-following lines are also placed expecting the local cell width (:func:`.fit.refine_lines`)
 DRIFT = True
+#: combs of at least this many cells have their size scanned on the box residual
+#: (:meth:`_Scorer.scan_comb`), moving the far end by up to SCAN_CELLS cells
+SCAN_MIN_CELLS = 100.0
+SCAN_CELLS = 2
 #: edge-following lines that saw one boundary twice lose the extra line (:func:`.fit.merge_lines`)
 MERGE = True
 #: an edge-following line set may differ from its seed's uniform comb by this many cells
@@ -416,6 +420,27 @@ class _Scorer:
                 best = (cost, r, k, lines, follows)
         _, r, k, lines, follows = best
         return _Candidate(q=q, ph=ph, z=z, lines=lines, r=r, kernel=k, follows=follows)
+
+    def scan_comb(self, q: float, ph: float) -> tuple[float, float]:
+        """The comb near ``(q, ph)`` that the box model fits best, over sizes that move
+        the far end by up to :data:`SCAN_CELLS` cells in half-cell steps (each at its
+        profile phase): the profile tunes a size only to its nearest comb peak, which
+        over a few hundred cells can leave the far lines a cell or more off, beyond the
+        polish's reach, while the box residual has a clear basin at the true size."""
+        cells = self.length / q
+        ks = np.arange(-2 * SCAN_CELLS, 2 * SCAN_CELLS + 1)
+        qs = q * (1.0 + 0.5 * ks / cells)
+        phs = comb_phases(self.profile, qs)
+        phs[ks == 0] = ph
+        best = min((self.uniform(float(qk), float(pk), 0.0).r, float(qk), float(pk)) for qk, pk in zip(qs, phs))
+        if best[1] == q:
+            return q, ph
+        # the box residual only finds the basin; the kernels' residual confirms it (a
+        # smooth kernel's cells can put the box's optimum a little off the true size)
+        here, there = self.uniform(q, ph, 0.0), self.uniform(best[1], best[2], 0.0)
+        if self.fit(there.lines, best[1])[0] < self.fit(here.lines, q)[0]:
+            return best[1], best[2]
+        return q, ph
 
     def uniform(self, q: float, ph: float, z: float) -> _Candidate:
         """The uniform comb of size ``q`` at the better of its two phases, box model only
@@ -671,6 +696,9 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             best, judged = found
             return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
                                 proposals)
+    if SCAN_CELLS > 0:  # long combs: the profile's size is too coarse for their far lines
+        combs = [scorer.scan_comb(q, ph) + (z,) if length / q >= SCAN_MIN_CELLS else (q, ph, z)
+                 for q, ph, z in combs]
     judged = [scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs]
     if MODEL_FLOOR:
         floor = scorer.floor = _model_floor(judged, floor, length)
