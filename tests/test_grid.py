@@ -970,3 +970,27 @@ def test_long_comb_size_is_scanned_into_the_box_residual_basin(rng):
     # a comb already at the true size stays there
     ph = float(G.comb_phases(scorer.profile, np.array([length / n_cells]))[0])
     assert abs(scorer.scan_comb(length / n_cells, ph)[0] - length / n_cells) * n_cells <= 0.3 * q
+
+
+def test_comb_phase_is_scanned_to_where_the_box_model_fits_best(rng):
+    # 24 cells of 7.9 px whose boundaries sit at 7.9 k + 2.0: a profile phase a third of
+    # a cell off (3.0 px later) is moved back to within an eighth of a cell; the true
+    # phase is kept as it is
+    import pixfix.grid as G
+    from pixfix.grid.edges import linear_features
+
+    q, ph, n_cells = 7.9, 2.0, 24
+    sprite = random_sprite(rng, 5, n_cells + 1, n_colors=6)
+    length = int(ph + q * n_cells)
+    cols = np.clip(np.floor((np.arange(length) + 0.5 - ph) / q).astype(int) + 1, 0, n_cells)
+    rgba = np.repeat(sprite[:, cols], 8, axis=0)
+    noisy = np.clip(rgba[..., :3] + rng.normal(0.0, 4.0, rgba[..., :3].shape), 0, 255).astype(np.uint8)
+    rgba = np.dstack([noisy, rgba[..., 3]])
+    data = linear_features(rgba).astype(np.float64)
+    scorer = G._Scorer(data, np.zeros(length + 1), ("nearest", "linear"), False, 0.5, 16.0)
+
+    def off(p: float) -> float:
+        return abs((p - ph + q / 2) % q - q / 2)
+
+    assert off(scorer.scan_phase(q, ph + 3.0)) <= q / 8
+    assert off(scorer.scan_phase(q, ph)) == pytest.approx(0.0, abs=1e-9)

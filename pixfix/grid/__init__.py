@@ -261,6 +261,9 @@ DRIFT = True
 #: (:meth:`_Scorer.scan_comb`), moving the far end by up to SCAN_CELLS cells
 SCAN_MIN_CELLS = 100.0
 SCAN_CELLS = 2
+#: phases of every comb the box model judges (:meth:`_Scorer.scan_phase`); 2: the
+#: profile's phase and half a cell over only
+PHASE_STEPS = 8
 #: edge-following lines that saw one boundary twice lose the extra line (:func:`.fit.merge_lines`)
 MERGE = True
 #: an edge-following line set may differ from its seed's uniform comb by this many cells
@@ -432,7 +435,10 @@ class _Scorer:
         qs = q * (1.0 + 0.5 * ks / cells)
         phs = comb_phases(self.profile, qs)
         phs[ks == 0] = ph
-        best = min((self.uniform(float(qk), float(pk), 0.0).r, float(qk), float(pk)) for qk, pk in zip(qs, phs))
+        def box(qk: float, pk: float) -> float:  # the comb at either of its two phases (as uniform())
+            return float(_jit.comb_box_rss(self.cs, self.cq, qk, np.array([pk % qk, (pk + qk / 2) % qk])).min())
+
+        best = min((box(float(qk), float(pk)), float(qk), float(pk)) for qk, pk in zip(qs, phs))
         if best[1] == q:
             return q, ph
         # the box residual only finds the basin; the kernels' residual confirms it (a
@@ -441,6 +447,20 @@ class _Scorer:
         if self.fit(there.lines, best[1])[0] < self.fit(here.lines, q)[0]:
             return best[1], best[2]
         return q, ph
+
+    def scan_phase(self, q: float, ph: float) -> float:
+        """The phase of size ``q`` whose comb the box model fits best, among ``ph`` and
+        the offsets :data:`PHASE_STEPS` evenly spaced from it: an edge profile can peak
+        off the boundaries (JPEG's block edges removed with the cells' own, detail
+        beside them), and a comb misplaced by a third of a cell loses to every other."""
+        phases = (ph + q * np.arange(PHASE_STEPS) / PHASE_STEPS) % q
+        best = float(phases[int(np.argmin(_jit.comb_box_rss(self.cs, self.cq, float(q), phases)))])
+        here = self.uniform(q, ph, 0.0)
+        there = _lattice(q, best, self.length)
+        if np.array_equal(there, here.lines):
+            return ph
+        # as in :meth:`scan_comb`, the kernels' residual confirms the box's choice
+        return best if self.fit(there, q)[0] < self.fit(here.lines, q)[0] else ph
 
     def uniform(self, q: float, ph: float, z: float) -> _Candidate:
         """The uniform comb of size ``q`` at the better of its two phases, box model only
@@ -699,6 +719,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     if SCAN_CELLS > 0:  # long combs: the profile's size is too coarse for their far lines
         combs = [scorer.scan_comb(q, ph) + (z,) if length / q >= SCAN_MIN_CELLS else (q, ph, z)
                  for q, ph, z in combs]
+    if PHASE_STEPS > 2:
+        combs = [(q, scorer.scan_phase(q, ph), z) for q, ph, z in combs]
     judged = [scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs]
     if MODEL_FLOOR:
         floor = scorer.floor = _model_floor(judged, floor, length)

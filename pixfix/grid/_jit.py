@@ -651,6 +651,31 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, c_first: float, c
 
 
 @_compiled
+def comb_box_rss(cs: np.ndarray, cq: np.ndarray, q: float, phases: np.ndarray) -> np.ndarray:
+    """:func:`box_rss` of the uniform combs of size ``q`` at each of ``phases`` (laid as
+    ``grid._lattice`` lays them, centres as :func:`cell_centres` puts them), in one call."""
+    length = cs.shape[0] - 1
+    out = np.empty(len(phases))
+    for i in range(len(phases)):
+        ph = phases[i]
+        k0 = int(np.ceil((1e-9 - ph) / q))
+        k1 = int(np.floor((length - 1e-9 - ph) / q))
+        inner = np.empty(max(k1 - k0 + 1, 0) + 2)
+        inner[0] = 0.0
+        m = 1
+        for k in range(k0, k1 + 1):
+            b = ph + q * k
+            if b > 0.0 and b < length:
+                inner[m] = b
+                m += 1
+        inner[m] = float(length)
+        lines = inner[:m + 1]
+        centres = cell_centres(lines, length, q)
+        out[i] = box_rss(cs, cq, lines, centres[0], centres[len(centres) - 1])
+    return out
+
+
+@_compiled
 def normalised_strength(e: np.ndarray, guide: np.ndarray) -> np.ndarray:
     """``fit.normalised_strength`` (which documents it) in one call."""
     n = len(e)
