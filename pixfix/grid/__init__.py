@@ -168,11 +168,7 @@ def _proposals(profiles: list[np.ndarray], lo: float, hi: float) -> list[float]:
 
 def _lattice(q: float, ph: float, length: int) -> np.ndarray:
     """Fractional boundaries of the uniform comb ``ph + k q`` with the image borders."""
-    k0 = int(np.ceil((1e-9 - ph) / q))
-    k1 = int(np.floor((length - 1e-9 - ph) / q))
-    inner = ph + q * np.arange(k0, k1 + 1)
-    inner = inner[(inner > 0) & (inner < length)]
-    return np.concatenate([[0.0], inner, [float(length)]])
+    return _jit.lattice(float(q), float(ph), int(length))
 
 
 def _coarsened(lines: np.ndarray, length: int, m: int = 2) -> list[np.ndarray]:
@@ -435,7 +431,8 @@ class _Scorer:
         qs = q * (1.0 + 0.5 * ks / cells)
         phs = comb_phases(self.profile, qs)
         phs[ks == 0] = ph
-        def box(qk: float, pk: float) -> float:  # the comb at either of its two phases (as uniform())
+
+        def box(qk: float, pk: float) -> float:  # the comb at the better of its two phases, as uniform()
             return float(_jit.comb_box_rss(self.cs, self.cq, qk, np.array([pk % qk, (pk + qk / 2) % qk])).min())
 
         best = min((box(float(qk), float(pk)), float(qk), float(pk)) for qk, pk in zip(qs, phs))
@@ -449,8 +446,8 @@ class _Scorer:
         return q, ph
 
     def scan_phase(self, q: float, ph: float) -> float:
-        """The phase of size ``q`` whose comb the box model fits best, among ``ph`` and
-        the offsets :data:`PHASE_STEPS` evenly spaced from it: an edge profile can peak
+        """The phase of size ``q`` whose comb the box model fits best, among
+        :data:`PHASE_STEPS` phases evenly spaced from ``ph``: an edge profile can peak
         off the boundaries (JPEG's block edges removed with the cells' own, detail
         beside them), and a comb misplaced by a third of a cell loses to every other."""
         phases = (ph + q * np.arange(PHASE_STEPS) / PHASE_STEPS) % q

@@ -651,25 +651,30 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, c_first: float, c
 
 
 @_compiled
+def lattice(q: float, ph: float, length: int) -> np.ndarray:
+    """``grid._lattice`` (which documents it) in one call."""
+    k0 = int(np.ceil((1e-9 - ph) / q))
+    k1 = int(np.floor((length - 1e-9 - ph) / q))
+    out = np.empty(max(k1 - k0 + 1, 0) + 2)
+    out[0] = 0.0
+    m = 1
+    for k in range(k0, k1 + 1):
+        b = ph + q * k
+        if b > 0.0 and b < length:
+            out[m] = b
+            m += 1
+    out[m] = float(length)
+    return out[:m + 1].copy()
+
+
+@_compiled
 def comb_box_rss(cs: np.ndarray, cq: np.ndarray, q: float, phases: np.ndarray) -> np.ndarray:
-    """:func:`box_rss` of the uniform combs of size ``q`` at each of ``phases`` (laid as
-    ``grid._lattice`` lays them, centres as :func:`cell_centres` puts them), in one call."""
+    """:func:`box_rss` of the uniform combs of size ``q`` at each of ``phases`` (laid by
+    :func:`lattice`, centres as :func:`cell_centres` puts them), in one call."""
     length = cs.shape[0] - 1
     out = np.empty(len(phases))
     for i in range(len(phases)):
-        ph = phases[i]
-        k0 = int(np.ceil((1e-9 - ph) / q))
-        k1 = int(np.floor((length - 1e-9 - ph) / q))
-        inner = np.empty(max(k1 - k0 + 1, 0) + 2)
-        inner[0] = 0.0
-        m = 1
-        for k in range(k0, k1 + 1):
-            b = ph + q * k
-            if b > 0.0 and b < length:
-                inner[m] = b
-                m += 1
-        inner[m] = float(length)
-        lines = inner[:m + 1]
+        lines = lattice(q, phases[i], length)
         centres = cell_centres(lines, length, q)
         out[i] = box_rss(cs, cq, lines, centres[0], centres[len(centres) - 1])
     return out
