@@ -438,12 +438,9 @@ class _Scorer:
         best = min((box(float(qk), float(pk)), float(qk), float(pk)) for qk, pk in zip(qs, phs))
         if best[1] == q:
             return q, ph
-        # the box residual only finds the basin; the kernels' residual confirms it (a
-        # smooth kernel's cells can put the box's optimum a little off the true size)
-        here, there = self.uniform(q, ph, 0.0), self.uniform(best[1], best[2], 0.0)
-        if self.fit(there.lines, best[1])[0] < self.fit(here.lines, q)[0]:
-            return best[1], best[2]
-        return q, ph
+        there = self.uniform(best[1], best[2], 0.0).lines
+        return (best[1], best[2]) if self._kernels_agree(q, self.uniform(q, ph, 0.0).lines, best[1], there) \
+            else (q, ph)
 
     def scan_phase(self, q: float, ph: float) -> float:
         """The phase of size ``q`` whose comb the box model fits best, among
@@ -452,12 +449,17 @@ class _Scorer:
         beside them), and a comb misplaced by a third of a cell loses to every other."""
         phases = (ph + q * np.arange(PHASE_STEPS) / PHASE_STEPS) % q
         best = float(phases[int(np.argmin(_jit.comb_box_rss(self.cs, self.cq, float(q), phases)))])
-        here = self.uniform(q, ph, 0.0)
+        here = self.uniform(q, ph, 0.0).lines
         there = _lattice(q, best, self.length)
-        if np.array_equal(there, here.lines):
+        if np.array_equal(there, here):
             return ph
-        # as in :meth:`scan_comb`, the kernels' residual confirms the box's choice
-        return best if self.fit(there, q)[0] < self.fit(here.lines, q)[0] else ph
+        return best if self._kernels_agree(q, here, q, there) else ph
+
+    def _kernels_agree(self, q: float, here: np.ndarray, q2: float, there: np.ndarray) -> bool:
+        """Whether the kernels' residual confirms the box model's move of a comb from
+        ``here`` (size ``q``) to ``there`` (``q2``): the box residual only finds the
+        basin, and a smooth kernel's cells can put the box's optimum a little off."""
+        return self.fit(there, q2)[0] < self.fit(here, q)[0]
 
     def uniform(self, q: float, ph: float, z: float) -> _Candidate:
         """The uniform comb of size ``q`` at the better of its two phases, box model only
