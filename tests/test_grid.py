@@ -994,3 +994,17 @@ def test_comb_phase_is_scanned_to_where_the_box_model_fits_best(rng):
 
     assert off(scorer.scan_phase(q, ph + 3.0)) <= q / 8
     assert off(scorer.scan_phase(q, ph)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_grid_that_leaves_the_image_unexplained_yields_to_one_that_explains_it():
+    """The best-ranked grid that explains nearly all the variation is chosen; the axis
+    falls back to native pixels only when no grid does (a JPEG's coarse harmonic led
+    one axis of a 13-px icon to 1-px cells while its true grid fitted 20x better)."""
+    from pixfix.grid import _Candidate, _explaining
+
+    def cand(q: float, r: float) -> _Candidate:
+        return _Candidate(q=q, ph=0.0, z=1.0, lines=np.arange(0.0, 100.0, q), r=r, kernel="soft")
+    ranked = [cand(32.6, 96.7), cand(27.7, 79.6), cand(12.9, 4.8)]
+    assert _explaining(ranked, 83.4).q == 27.7       # the first ranked that explains enough
+    assert _explaining(ranked, 50.0).q == 12.9
+    assert _explaining(ranked, 1.0).q == 32.6        # none does: the leader (then native)

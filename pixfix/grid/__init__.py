@@ -738,7 +738,13 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         judged = sorted((scorer.judge(c, censored=True) for c in judged[:CENSORED_TOP]), key=lambda c: -scorer.rank(c))
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
-    best = _coarsest_equivalent(scorer, judged[0])
+    lead = judged[0]
+    if allow_native and min_cell <= 1.0:
+        # a grid must explain nearly all the image's variation (or the pixels stay native,
+        # :func:`_finish_axis`): the best grid that does, not the best grid, is the choice
+        # (a JPEG's coarse harmonic may score higher while leaving its detail unexplained)
+        lead = _explaining(judged, NATIVE_UNEXPLAINED * (_data_var(data) + floor))
+    best = _coarsest_equivalent(scorer, lead)
     if CENSORED_POLISH and scorer.clips and best.kernel != "nearest":
         # a smooth kernel's overshoot clipped at 0 / 255 (an outline on white or black,
         # a sprite on transparency) misleads the plain residual about size and offset
@@ -759,12 +765,23 @@ def _model_floor(judged: list[_Candidate], floor: float, length: int) -> float:
     return float(max(min([floor] + est), FLOOR_MIN))
 
 
+def _explaining(judged: list[_Candidate], bound: float) -> _Candidate:
+    """The first of the ranked candidates ``judged`` whose mean residual is at most
+    ``bound``; the first of all when none is (the axis is then judged native)."""
+    return next((c for c in judged if c.r <= bound), judged[0])
+
+
+def _data_var(data: np.ndarray) -> float:
+    """Mean variance per channel of ``data`` (R, L, C): what a grid must explain."""
+    return float(np.mean(np.var(data, axis=(0, 1))))
+
+
 def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], data: np.ndarray, floor: float,
                  length: int, min_partial: float, allow_native: bool, min_cell: float,
                  proposals: list[tuple[float, float]]) -> AxisFit:
     """The chosen grid ``best`` as an :class:`AxisFit`, unless native pixels explain the
     image better; the margin over ``judged`` (the other candidates) is the confidence."""
-    var = float(np.mean(np.var(data, axis=(0, 1))))
+    var = _data_var(data)
     sizes = [_mean_cell(c.lines, c.q, length) for c in judged]
     raw = [dict(q=qc, n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse, rs=c.r_stretch, f=floor, z=c.z,
                 k=c.kernel, score=c.score, var=var) for c, qc in zip(judged, sizes)]
