@@ -642,28 +642,18 @@ def _line_slope(lines: np.ndarray, q: float) -> float:
     return float(np.polyfit(np.arange(len(inner)), inner, 1)[0]) if len(inner) >= 3 else q
 
 
-def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
-              refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
-              lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
-              memo: dict | None = None, prefer: float | None = None, censored_judge: bool = False) -> AxisFit:
-    """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
+def _strongest(combs: list[tuple[float, float, float]], extra: tuple[float, ...]) -> list[tuple[float, float, float]]:
+    """The combs whose contrast stands out most (:data:`MAX_CANDIDATES`), strongest first,
+    and those at the other axis's sizes ``extra``."""
+    combs = sorted(combs, key=lambda c: -c[2])
+    return combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
 
-    ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
-    candidates.  ``lossless``: the image repeats exact values, so it may be a clean
-    upscale that blocks reproduce exactly (checked first, cheaply).  ``floor`` is the
-    residual a perfect model still leaves (noise, quantisation): jumps are measured on
-    top of it.  ``memo`` keeps the fits for a second call on the same data (with
-    another ``extra`` candidate).  ``prefer``: a cell size chosen whenever a candidate
-    near it (:data:`ASPECT_TOL`) exists, whatever its score (for :func:`_square_prior`).
-    ``censored_judge``: the leaders are judged again with clipped values as bounds
-    (resampled transparency: :data:`CENSORED_JUDGE`).
-    """
-    length = data.shape[1]
-    lo = max(min_cell, 2.0)
-    hi = min(max_cell, length / 3.0)
-    if hi < lo:
-        return AxisFit.one_pixel(length, 0.5)
 
+def _tuned_combs(profiles: list[np.ndarray], lo: float, hi: float,
+                 extra: tuple[float, ...] = ()) -> list[tuple[float, float, float]]:
+    """The candidate combs ``(size, phase, contrast)`` of an axis: the profiles' proposed
+    sizes in ``[lo, hi]`` and the other axis's sizes ``extra``, each tuned to sub-pixel
+    size and phase on the profile whose comb shows it best, near-duplicates merged."""
     cands = _proposals(profiles, lo, hi)
     cands += [q for q in extra if lo <= q <= hi and not _close(q, cands, 0.005)]
 
@@ -701,16 +691,45 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
             z, ph = max(at)
             combs.append((float(qe), ph, z))
 
+    return combs
+
+
+def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
+              refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
+              lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
+              memo: dict | None = None, prefer: float | None = None, censored_judge: bool = False,
+              unnotched: list[np.ndarray] | None = None) -> AxisFit:
+    """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
+
+    ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
+    candidates.  ``lossless``: the image repeats exact values, so it may be a clean
+    upscale that blocks reproduce exactly (checked first, cheaply).  ``floor`` is the
+    residual a perfect model still leaves (noise, quantisation): jumps are measured on
+    top of it.  ``memo`` keeps the fits for a second call on the same data (with
+    another ``extra`` candidate).  ``prefer``: a cell size chosen whenever a candidate
+    near it (:data:`ASPECT_TOL`) exists, whatever its score (for :func:`_square_prior`).
+    ``censored_judge``: the leaders are judged again with clipped values as bounds
+    (resampled transparency: :data:`CENSORED_JUDGE`).  ``unnotched``: the profiles before
+    JPEG's block lattice was notched out of them (:func:`.edges.remove_block_pattern`), for
+    the exact check of a lossless image (a clean upscale by a multiple of 8 steps at the
+    block borders too, and the notch erases its own comb).
+    """
+    length = data.shape[1]
+    lo = max(min_cell, 2.0)
+    hi = min(max_cell, length / 3.0)
+    if hi < lo:
+        return AxisFit.one_pixel(length, 0.5)
+
+    combs = _tuned_combs(profiles, lo, hi, extra)
     if not combs:
         return AxisFit.one_pixel(length, 0.5)
     scorer = _Scorer(data, profiles[0], kernels, refine, min_partial, floor, memo, prefer)
     # the candidates whose combs stand out most, and the other axis's answer
-    combs = sorted(combs, key=lambda c: -c[2])
-    keep = combs[:MAX_CANDIDATES] + [c for c in combs[MAX_CANDIDATES:] if _close(c[0], list(extra), 0.01)]
-    combs = keep
+    combs = _strongest(combs, extra)
     proposals = [(float(c[0]), float(c[2])) for c in combs]
     if lossless:
-        found = _exact_fit(scorer, combs)
+        exact_combs = combs if unnotched is None else _strongest(_tuned_combs(unnotched, lo, hi, extra), extra)
+        found = _exact_fit(scorer, exact_combs)
         if found is not None:
             best, judged = found
             return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
@@ -899,14 +918,15 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
         prof = edge_profile(sm, axis, edge_method)
         ridge = edge_profile(sm, axis, "nms")
         curv = curvature_profile(sm, axis, 1.0)
-        profiles = [prof, ridge, curv]
+        profiles = unnotched = [prof, ridge, curv]
         if blocky:
             profiles = [remove_block_pattern(e) for e in profiles]
         data = _across_rows(rgba, row_subset(h, w) if axis == 1 else row_subset(w, h), across, axis)
         # residual a perfect model still leaves: noise plus 8-bit quantisation
         floor = max(_axis_noise(data), FLOOR_MIN)
-        fits.append((data, profiles, floor))
-    (dx, prx, flx), (dy, pry, fly) = fits
+        # a lossless image is checked for an exact fit on the profiles as they were
+        fits.append((data, profiles, floor, unnotched if blocky and clean else None))
+    (dx, prx, flx, ux), (dy, pry, fly, uy) = fits
     alpha = rgba[..., 3]
     # resampled transparency (alpha ramps) over a transparent area: a smooth kernel's
     # overshoot was cut off there, which the leaders' censored residuals allow for
@@ -916,17 +936,19 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
                 and float(np.mean(alpha <= CLIP_MARGIN)) >= CENSORED_JUDGE)
     memo_x: dict = {}
     memo_y: dict = {}
-    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, memo=memo_x, **opts)
-    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), memo=memo_y, **opts)
+    fx = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, memo=memo_x, unnotched=ux, **opts)
+    fy = _fit_axis(dy, pry, fly, min_cell, max_cell, refine, min_partial, (fx.cell,), memo=memo_y, unnotched=uy,
+                   **opts)
     if abs(fy.cell - fx.cell) > 0.02 * fx.cell and fy.cell > 1.0:
-        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), memo=memo_x, **opts)
+        fx2 = _fit_axis(dx, prx, flx, min_cell, max_cell, refine, min_partial, (fy.cell,), memo=memo_x,
+                        unnotched=ux, **opts)
         if fx2.candidates and fx.candidates and fx2.candidates[0][1] > fx.candidates[0][1]:
             fx = fx2
     if SQUARE_PRIOR > 0 and not (fx.exact and fy.exact):
         def refit(axis: int, size: float) -> AxisFit:
-            d, pr, fl, memo = (dx, prx, flx, memo_x) if axis == 1 else (dy, pry, fly, memo_y)
+            d, pr, fl, memo, un = (dx, prx, flx, memo_x, ux) if axis == 1 else (dy, pry, fly, memo_y, uy)
             return _fit_axis(d, pr, fl, min_cell, max_cell, refine, min_partial, (size,), memo=memo, prefer=size,
-                             **opts)
+                             unnotched=un, **opts)
         fx, fy = _square_prior(fx, fy, refit)
     return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
 
