@@ -1030,3 +1030,34 @@ def test_clean_upscale_by_16_is_exact_although_its_steps_look_like_jpeg_blocks()
         g = detect_grid(up)
         assert abs(g.x.cell - 16) < 1e-6 and abs(g.y.cell - 16) < 1e-6 and g.x.exact and g.y.exact, seed
     assert blocky >= 20  # the case in question: most of them look blocky
+
+
+def test_long_fractional_clean_upscale_keeps_every_cell():
+    """A sheet of 128 cells with small sprites on an empty backdrop, nearest-upscaled by a
+    fraction: the comb must be right to a fraction of a pixel over 128 cells to reproduce
+    every rounded boundary, finer than the polish's steps; its lines are snapped to the
+    value changes (before, seed 20 came out with 389 rows of 2-px cells)."""
+    for seed in range(16, 24):
+        rng = np.random.default_rng(seed)
+        sheet = np.zeros((128, 128, 4), np.uint8)
+        sheet[..., :3] = rng.integers(0, 256, 3)
+        sheet[..., 3] = 255
+        for _ in range(12):
+            h, w = rng.integers(4, 14, 2)
+            y, x = rng.integers(0, 128 - 14, 2)
+            sheet[y:y + h, x:x + w] = random_sprite(rng, int(h), int(w), 4)
+        n = int(round(128 * float(rng.uniform(6.0, 9.0))))
+        g = detect_grid(cv2.resize(sheet, (n, n), interpolation=cv2.INTER_NEAREST))
+        assert abs(g.x.n_cells - 128) <= 1 and abs(g.y.n_cells - 128) <= 1, seed
+
+
+def test_snapped_lines_move_onto_nearby_value_changes_only():
+    from pixfix.grid import _snapped
+    lines = np.array([0.0, 8.4, 16.6, 24.9, 33.2, 40.0])
+    changes = np.array([9.0, 17.0, 30.0, 33.0])
+    out = _snapped(lines, changes, 1.0)
+    # 8.4 -> 9 and 16.6 -> 17 and 33.2 -> 33; 24.9 has no change within 1 px; the ends stay
+    assert out.tolist() == [0.0, 9.0, 17.0, 24.9, 33.0, 40.0]
+    assert _snapped(lines, np.array([]), 1.0) is lines
+    # two lines that would land on one change keep their places
+    assert _snapped(np.array([0.0, 8.6, 9.4, 20.0]), np.array([9.0]), 1.0).tolist() == [0.0, 8.6, 9.4, 20.0]

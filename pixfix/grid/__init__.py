@@ -224,6 +224,9 @@ MAX_CANDIDATES = 1000
 DEDUPE = 0.005
 #: tuned combs whose sizes differ by less than this (relative) are one comb
 SAME_COMB = 0.003
+#: how far (px) a polished comb's line may be moved onto a value change in the exact
+#: check of a clean image (:func:`_snapped`): the rounding of a fractional grid
+SNAP_REACH = 1.0
 #: strongest other combs judged (as boxes) for the margin of an exact fit
 QUICK_RIVALS = 6
 #: cell sizes of the two axes within this (log ratio) count as square: a resize to a
@@ -573,6 +576,23 @@ def _coarsest_equivalent(scorer: "_Scorer", c: "_Candidate") -> "_Candidate":
     return c
 
 
+def _snapped(lines: np.ndarray, changes: np.ndarray, reach: float) -> np.ndarray:
+    """``lines`` with each interior line moved to the nearest of ``changes`` (sorted
+    positions, pixel-edge coordinates) within ``reach`` px, where there is one; the
+    lines stay in order (a change claimed by two lines keeps the nearer)."""
+    if len(changes) == 0 or len(lines) <= 2:
+        return lines
+    inner = lines[1:-1]
+    i = np.clip(np.searchsorted(changes, inner), 1, len(changes) - 1) if len(changes) > 1 else np.zeros(len(inner), int)
+    left, right = changes[np.maximum(i - 1, 0)], changes[i]
+    near = np.where(np.abs(inner - left) <= np.abs(right - inner), left, right)
+    moved = np.where(np.abs(near - inner) <= reach, near, inner)
+    out = np.concatenate([lines[:1], moved, lines[-1:]])
+    if np.any(np.diff(out) <= 0):  # two lines on one change: keep the original lines
+        return lines
+    return out
+
+
 def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tuple[_Candidate, list] | None:
     """A clean nearest-neighbour upscale, settled cheaply: uniform blocks reproduce it
     exactly and the coarsest such grid is the cells (finer ones only split them);
@@ -590,7 +610,20 @@ def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tupl
     exact = [c for c in boxes if c.r <= EXACT_RESIDUAL]
     if not exact:
         ranked = sorted((box.judge(c) for c in boxes), key=lambda c: -c.score)
-        exact = [p for p in (box.polish(c) for c in ranked[:POLISH_TOP]) if p.r <= EXACT_RESIDUAL]
+        polished = [box.polish(c) for c in ranked[:POLISH_TOP]]
+        # a long fractional comb must be right to a small fraction of a pixel over the
+        # whole axis to reproduce the rounding of every boundary, finer than the polish
+        # steps: its lines are also snapped to a value change (where a clean upscale has
+        # its boundaries) less than a pixel away, which mends the rounding only (a comb
+        # of the wrong size is off by more than that over most of the axis)
+        changes = np.flatnonzero(np.any(box.raw[1:] != box.raw[:-1], axis=1)) + 1.0
+        snapped = []
+        for c in polished:
+            lines = _snapped(c.lines, changes, SNAP_REACH)
+            if not np.array_equal(lines, c.lines):
+                snapped.append(_Candidate(q=c.q, ph=c.ph, z=c.z, lines=lines, r=box.fit(lines, c.q)[0],
+                                          kernel="nearest", follows=True))
+        exact = [p for p in polished + snapped if p.r <= EXACT_RESIDUAL]
     exact.sort(key=lambda c: -_mean_cell(c.lines, c.q, length))
     lead = next((c for c in exact if box.fit(c.lines, c.q, kernels)[1] == "nearest"), None)
     if lead is None:
