@@ -844,13 +844,15 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
     rivals = [c.score for c, qc in zip(judged[1:], sizes[1:]) if abs(length / qc - length / q) >= 1.0]
     margin = float(np.clip((best.score - max(rivals)) / 2.0, 0.0, 1.0)) if rivals else 1.0
     if allow_native and min_cell <= 1.0:
-        # the native hypothesis (cells of 1 px) fits exactly; it wins when coarsening
-        # to 2 px cells costs more than the best grid's score, measured over the best
-        # residual any grid achieves (a grid that fits no better than native pixels
-        # is no evidence of cells)
+        # the native hypothesis (cells of 1 px) fits exactly, so it is scored as a grid
+        # is (:func:`candidate_score`): its residual is none, its finer grid's too, its
+        # coarser one's that of 2-px cells (or of the best grid, if that fits better),
+        # each over the noise floor, and stretching 1-px cells moves nothing (no dip).
+        # (Measured over the best grid's residual instead, the native score of an icon
+        # that no grid fits was capped near log 2, and a 24x24 house with a stepped
+        # roof came out as 3-px cells.)
         r2 = min([scorer.fit(_lattice(2.0, s, length), 2.0)[0] for s in (0.0, 1.0)] + [c.r for c in judged])
-        fn = max(floor, min(c.r for c in judged))
-        native_score = float(np.log(r2 + fn) - np.log(fn))
+        native_score = float(np.log(r2 + floor) - np.log(floor))
         # a grid must explain nearly all the image's variation to beat its own pixels
         if native_score > best.score or best.r > NATIVE_UNEXPLAINED * (var + floor):
             return AxisFit.one_pixel(length, float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
