@@ -578,8 +578,8 @@ def _coarsest_equivalent(scorer: "_Scorer", c: "_Candidate") -> "_Candidate":
 
 def _snapped(lines: np.ndarray, changes: np.ndarray, reach: float) -> np.ndarray:
     """``lines`` with each interior line moved to the nearest of ``changes`` (sorted
-    positions, pixel-edge coordinates) within ``reach`` px, where there is one; the
-    lines stay in order (a change claimed by two lines keeps the nearer)."""
+    positions, pixel-edge coordinates) within ``reach`` px, where there is one;
+    ``lines`` themselves when two of them would land on one change."""
     if len(changes) == 0 or len(lines) <= 2:
         return lines
     inner = lines[1:-1]
@@ -793,8 +793,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     lead = judged[0]
     if allow_native and min_cell <= 1.0:
         # a grid must explain nearly all the image's variation (or the pixels stay native,
-        # :func:`_finish_axis`): the best grid that does, not the best grid, is the choice
-        # (a JPEG's coarse harmonic may score higher while leaving its detail unexplained)
+        # :func:`_finish_axis`), so the choice is the best-ranked grid that does (a JPEG's
+        # coarse harmonic may score higher while leaving its detail unexplained)
         lead = _explaining(judged, NATIVE_UNEXPLAINED * (_data_var(data) + floor))
     best = _coarsest_equivalent(scorer, lead)
     if CENSORED_POLISH and scorer.clips and best.kernel != "nearest":
