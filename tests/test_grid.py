@@ -1080,3 +1080,18 @@ def test_native_icons_with_stepped_edges_stay_native():
         g = detect_grid(icon)
         native += g.x.cell == 1.0 and g.y.cell == 1.0
     assert native >= 30  # 32 of 40 now; the rest keep a grid on one axis (see the README's status)
+
+
+@pytest.mark.parametrize("name", ["pyxel_urban_rpg_tile.png", "pyxel_jump_cherry.png"])
+def test_small_native_sprites_with_dense_detail_stay_native(name):
+    """Real native sprites whose detail fills most pixels (see tests/data/SOURCES.md):
+    the noise estimate takes that detail for noise, so a lossless image's native
+    hypothesis is measured over the quantisation floor, and they come out unchanged."""
+    from pathlib import Path
+
+    from pixfix.imageio import read_rgba
+    from pixfix.pipeline import restore
+    rgba = read_rgba(Path(__file__).parent / "data" / name)
+    g = detect_grid(rgba)
+    assert g.x.cell == 1.0 and g.y.cell == 1.0
+    assert np.array_equal(restore(rgba).image, rgba)

@@ -282,6 +282,12 @@ CENSORED_TOP = 4
 #: share of alpha values strictly between the clipped ends that marks resampled
 #: transparency (a smooth kernel's ramps at the sprite's border)
 SOFT_ALPHA = 0.005
+#: share of neighbour pairs repeating exact values (:func:`.edges.exact_repeats`) from which an
+#: image without JPEG's block pattern counts as stored losslessly: white noise of more than
+#: about one 8-bit unit would leave almost no exact repeats, so the native hypothesis is
+#: measured over the quantisation floor (:data:`FLOOR_MIN`), not the noise estimate, which
+#: on a small sprite with 1-px detail on most pixels takes that detail for noise
+LOSSLESS_REPEATS = 0.3
 #: the least residual floor: 8-bit quantisation
 FLOOR_MIN = 0.25
 
@@ -731,7 +737,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
               lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
               memo: dict | None = None, prefer: float | None = None, censored_judge: bool = False,
-              unnotched: list[np.ndarray] | None = None) -> AxisFit:
+              unnotched: list[np.ndarray] | None = None, stored_lossless: bool = False) -> AxisFit:
     """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).
 
     ``profiles[0]`` is the edge profile lines are refined on; all profiles propose
@@ -745,7 +751,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     (resampled transparency: :data:`CENSORED_JUDGE`).  ``unnotched``: the profiles before
     JPEG's block lattice was notched out of them (:func:`.edges.remove_block_pattern`), for
     the exact check of a lossless image (a clean upscale by a multiple of 8 steps at the
-    block borders too, and the notch erases its own comb).
+    block borders too, and the notch erases its own comb).  ``stored_lossless``: the image
+    has no noise of its own (:data:`LOSSLESS_REPEATS`), for the native hypothesis.
     """
     length = data.shape[1]
     lo = max(min_cell, 2.0)
@@ -766,7 +773,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         if found is not None:
             best, judged = found
             return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell,
-                                proposals)
+                                proposals, stored_lossless)
     if SCAN_CELLS > 0:  # long combs: the profile's size is too coarse for their far lines
         combs = [scorer.scan_comb(q, ph) + (z,) if length / q >= SCAN_MIN_CELLS else (q, ph, z)
                  for q, ph, z in combs]
@@ -801,7 +808,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         # a smooth kernel's overshoot clipped at 0 / 255 (an outline on white or black,
         # a sprite on transparency) misleads the plain residual about size and offset
         best = scorer.polish(best, censored=True)
-    return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals)
+    return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals,
+                        stored_lossless)
 
 
 def _model_floor(judged: list[_Candidate], floor: float, length: int) -> float:
@@ -830,9 +838,10 @@ def _data_var(data: np.ndarray) -> float:
 
 def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], data: np.ndarray, floor: float,
                  length: int, min_partial: float, allow_native: bool, min_cell: float,
-                 proposals: list[tuple[float, float]]) -> AxisFit:
+                 proposals: list[tuple[float, float]], stored_lossless: bool = False) -> AxisFit:
     """The chosen grid ``best`` as an :class:`AxisFit`, unless native pixels explain the
-    image better; the margin over ``judged`` (the other candidates) is the confidence."""
+    image better; the margin over ``judged`` (the other candidates) is the confidence.
+    ``stored_lossless``: the native hypothesis is measured over the quantisation floor."""
     var = _data_var(data)
     sizes = [_mean_cell(c.lines, c.q, length) for c in judged]
     raw = [dict(q=qc, n=len(c.lines) - 1, r=c.r, rf=c.r_fine, rc=c.r_coarse, rs=c.r_stretch, f=floor, z=c.z,
@@ -852,7 +861,8 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
         # that no grid fits was capped near log 2, and a 24x24 house with a stepped
         # roof came out as 3-px cells.)
         r2 = min([scorer.fit(_lattice(2.0, s, length), 2.0)[0] for s in (0.0, 1.0)] + [c.r for c in judged])
-        native_score = float(np.log(r2 + floor) - np.log(floor))
+        fn = FLOOR_MIN if stored_lossless else floor
+        native_score = float(np.log(r2 + fn) - np.log(fn))
         # a grid must explain nearly all the image's variation to beat its own pixels
         if native_score > best.score or best.r > NATIVE_UNEXPLAINED * (var + floor):
             return AxisFit.one_pixel(length, float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
@@ -966,7 +976,7 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
     # resampled transparency (alpha ramps) over a transparent area: a smooth kernel's
     # overshoot was cut off there, which the leaders' censored residuals allow for
     soft = float(np.mean((alpha > CLIP_MARGIN) & (alpha < 255 - CLIP_MARGIN)))
-    opts = dict(allow_native=allow_native, lossless=clean,
+    opts = dict(allow_native=allow_native, lossless=clean, stored_lossless=repeats >= LOSSLESS_REPEATS and not blocky,
                 censored_judge=CENSORED_JUDGE > 0 and soft >= SOFT_ALPHA
                 and float(np.mean(alpha <= CLIP_MARGIN)) >= CENSORED_JUDGE)
     memo_x: dict = {}
