@@ -589,8 +589,8 @@ def _snapped(lines: np.ndarray, changes: np.ndarray, reach: float) -> np.ndarray
     if len(changes) == 0 or len(lines) <= 2:
         return lines
     inner = lines[1:-1]
-    i = np.clip(np.searchsorted(changes, inner), 1, len(changes) - 1) if len(changes) > 1 else np.zeros(len(inner), int)
-    left, right = changes[np.maximum(i - 1, 0)], changes[i]
+    j = np.searchsorted(changes, inner)  # the changes either side of each line
+    left, right = changes[np.clip(j - 1, 0, len(changes) - 1)], changes[np.clip(j, 0, len(changes) - 1)]
     near = np.where(np.abs(inner - left) <= np.abs(right - inner), left, right)
     moved = np.where(np.abs(near - inner) <= reach, near, inner)
     out = np.concatenate([lines[:1], moved, lines[-1:]])
