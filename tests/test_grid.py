@@ -1066,7 +1066,8 @@ def test_snapped_lines_move_onto_nearby_value_changes_only():
 def test_native_icons_with_stepped_edges_stay_native():
     """24x24 icons at native resolution (a house: a body and a roof stepping one pixel a
     row, on transparency) must not be taken for upscales.  Before the native hypothesis
-    was scored over the noise floor, all 40 came out with cells of 2-4 px."""
+    was scored over the noise floor, all 40 came out with cells of 2-4 px; before the
+    native prior (:func:`pixfix.grid._native_prior`), 8 kept a grid on one axis."""
     native = 0
     for seed in range(40):
         rng = np.random.default_rng(seed)
@@ -1079,7 +1080,30 @@ def test_native_icons_with_stepped_edges_stay_native():
             icon[top + k, max(left, mid - k):min(right, mid + k + 1)] = colour
         g = detect_grid(icon)
         native += g.x.cell == 1.0 and g.y.cell == 1.0
-    assert native >= 30  # 32 of 40 now; the rest keep a grid on one axis (see the README's status)
+    assert native == 40
+
+
+def test_native_prior_sends_a_weak_grid_axis_native():
+    """One axis native, the other a grid that is not exact and scores less than the
+    square prior over native cells there: both native.  An exact grid, or one with
+    clear evidence, is kept (2:1 pixels, or a 2x upscale along one axis only)."""
+    from pixfix.grid import SQUARE_PRIOR, AxisFit, _native_prior
+
+    def grid(score: float, exact: bool = False) -> AxisFit:
+        lines = np.arange(0, 25, 3.0)
+        return AxisFit(lines=lines, cell=3.0, phase=0.0, refined=False, cost=1.0, margin=0.5, exact=exact,
+                       score=score, native_score=6.0)
+    native = AxisFit.one_pixel(20, 1.0)
+    fx, fy = _native_prior(grid(6.0 + SQUARE_PRIOR - 0.5), native)
+    assert fx.cell == 1.0 and fx.n_cells == 24 and fy is native
+    fx, fy = _native_prior(native, grid(6.5))
+    assert fy.cell == 1.0 and fx is native
+    strong = grid(6.0 + SQUARE_PRIOR + 0.5)
+    assert _native_prior(strong, native)[0] is strong
+    exact = grid(6.5, exact=True)
+    assert _native_prior(exact, native)[0] is exact
+    both = (grid(6.5), grid(6.5))
+    assert _native_prior(*both) == both  # neither axis native: not this prior's question
 
 
 @pytest.mark.parametrize("name", ["pyxel_urban_rpg_tile.png", "pyxel_jump_cherry.png"])

@@ -80,6 +80,7 @@ class AxisFit:
     raw: list = field(default_factory=list)  # per-candidate diagnostics (cell, residuals, score)
     exact: bool = False        # blocks reproduce the image exactly (a clean nearest-neighbour upscale)
     score: float = float("-inf")  # evidence for the chosen grid (:func:`candidate_score`)
+    native_score: float = float("-inf")  # ... for native (1-px) cells, when they were considered
 
     @property
     def n_cells(self) -> int:
@@ -852,6 +853,7 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
     # grid's near copies, a few per cent off in mean size, are the same cells)
     rivals = [c.score for c, qc in zip(judged[1:], sizes[1:]) if abs(length / qc - length / q) >= 1.0]
     margin = float(np.clip((best.score - max(rivals)) / 2.0, 0.0, 1.0)) if rivals else 1.0
+    native_score = float("-inf")
     if allow_native and min_cell <= 1.0:
         # the native hypothesis (cells of 1 px) fits exactly, so it is scored as a grid
         # is (:func:`candidate_score`): its residual is none, its finer grid's too, its
@@ -866,7 +868,7 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
         # a grid must explain nearly all the image's variation to beat its own pixels
         if native_score > best.score or best.r > NATIVE_UNEXPLAINED * (var + floor):
             return AxisFit.one_pixel(length, float(np.clip((native_score - best.score) / 2.0, 0.0, 1.0)),
-                                     candidates=cands_out, proposals=proposals, raw=raw)
+                                     candidates=cands_out, proposals=proposals, raw=raw, native_score=native_score)
     lines = np.round(best.lines).astype(np.int64)
     uni = uniform_lines(best.ph % best.q, best.q, length, min_partial)
     refined = len(lines) != len(uni) or bool(np.any(lines != uni))
@@ -875,7 +877,8 @@ def _finish_axis(scorer: _Scorer, best: _Candidate, judged: list[_Candidate], da
     phase_out = float(lines[1] % q) if len(lines) > 2 else 0.0
     return AxisFit(lines=lines, cell=float(q), phase=phase_out, refined=refined, cost=float(best.r),
                    margin=margin, kernel=best.kernel, candidates=cands_out, proposals=proposals, raw=raw,
-                   exact=best.kernel == "nearest" and best.r <= EXACT_RESIDUAL, score=float(best.score))
+                   exact=best.kernel == "nearest" and best.r <= EXACT_RESIDUAL, score=float(best.score),
+                   native_score=native_score)
 
 
 def _axis_noise(data: np.ndarray) -> float:
@@ -995,7 +998,24 @@ def detect_grid(rgba: np.ndarray, min_cell: float = 1.0, max_cell: float = 64.0,
             return _fit_axis(d, pr, fl, min_cell, max_cell, refine, min_partial, (size,), memo=memo, prefer=size,
                              unnotched=un, **opts)
         fx, fy = _square_prior(fx, fy, refit)
+    if opts["stored_lossless"]:
+        fx, fy = _native_prior(fx, fy)
     return Grid(x=fx, y=fy, sigma=float(sigma), jpeg=bool(blocky))
+
+
+def _native_prior(fx: AxisFit, fy: AxisFit) -> tuple[AxisFit, AxisFit]:
+    """Native pixels are native on both axes: when one axis of a losslessly stored image
+    came out native and the other with a grid that does not reproduce it exactly, the
+    grid axis goes native too if its grid's evidence over native cells there is less
+    than :data:`SQUARE_PRIOR` (the prior odds of square cells; 1-px cells are cells too).  A native icon often
+    shows a spurious 2-4 px comb on one axis that scores a fraction of a unit over its
+    pixels, while the other axis is clearly native."""
+    for axis, own, other in ((1, fx, fy), (0, fy, fx)):
+        if own.cell > 1.0 and other.cell <= 1.0 and not own.exact and own.score - own.native_score < SQUARE_PRIOR:
+            native = AxisFit.one_pixel(int(own.lines[-1]), 0.0, candidates=own.candidates, proposals=own.proposals,
+                                       raw=own.raw, native_score=own.native_score)
+            return (native, fy) if axis == 1 else (fx, native)
+    return fx, fy
 
 
 def _square_prior(fx: AxisFit, fy: AxisFit, refit: Callable[[int, float], AxisFit]) -> tuple[AxisFit, AxisFit]:
