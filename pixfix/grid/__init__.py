@@ -17,11 +17,10 @@ to the other as a candidate, so square cells are a prior, not a rule):
    candidate ``q`` is scored by the elbow of the log residual over the scale
    chain, ``log r(2q) - 2 log r(q) + log r(q/2)`` (twice as coarse loses much,
    twice as fine gains little; the finer grid gets its own best kernel), plus
-   the dip against the same grid stretched and squeezed by a third of a cell
-   (of at most :data:`STRETCH_CELL` px) over the image (a grid locked to the cells
-   fits clearly better than its neighbours in size; never more clearly than to its
-   own coarsening).  The
-   chain is made consistent over the candidates: ``r(q/2)`` and ``r(2q)`` are the
+   the dip against the same grid stretched and squeezed by a third of a cell (of
+   at most :data:`STRETCH_CELL` px) over the image (a grid locked to the cells fits
+   clearly better than its neighbours in size; never more clearly than to its own
+   coarsening).  The chain is made consistent over the candidates: ``r(q/2)`` and ``r(2q)`` are the
    best residuals found at those scales.  The leaders and the strongest combs are
    polished (scale and shift, then each line) to the residual's optimum.  Residuals
    are taken over a floor, the noise level: from difference statistics, lowered to
@@ -42,7 +41,9 @@ to the other as a candidate, so square cells are a prior, not a rule):
    size over the other axis's size is weaker than the prior odds of square cells
    takes the other's size (:func:`_square_prior`).  A harmonic on one axis (2x,
    2/3x of the cells) often scores only a little better than the true size
-   there, while the other axis has it clearly.
+   there, while the other axis has it clearly.  Native cells are cells too: on a
+   losslessly stored image, an axis whose inexact grid barely beats its own pixels
+   goes native when the other axis is native (:func:`_native_prior`).
 """
 from __future__ import annotations
 
@@ -1014,9 +1015,9 @@ def _native_prior(fx: AxisFit, fy: AxisFit) -> tuple[AxisFit, AxisFit]:
     """Native pixels are native on both axes: when one axis of a losslessly stored image
     came out native and the other with a grid that does not reproduce it exactly, the
     grid axis goes native too if its grid's evidence over native cells there is less
-    than :data:`SQUARE_PRIOR` (the prior odds of square cells; 1-px cells are cells too).  A native icon often
-    shows a spurious 2-4 px comb on one axis that scores a fraction of a unit over its
-    pixels, while the other axis is clearly native."""
+    than :data:`SQUARE_PRIOR` (the prior odds of square cells; 1-px cells are cells
+    too).  A native icon often shows a spurious 2-4 px comb on one axis that scores a
+    fraction of a unit over its pixels, while the other axis is clearly native."""
     for axis, own, other in ((1, fx, fy), (0, fy, fx)):
         if own.cell > 1.0 and other.cell <= 1.0 and not own.exact and own.score - own.native_score < SQUARE_PRIOR:
             native = AxisFit.one_pixel(int(own.lines[-1]), 0.0, candidates=own.candidates, proposals=own.proposals,
