@@ -1154,3 +1154,14 @@ def test_coarse_harmonic_gains_no_dip_from_detail_it_misses():
         g = detect_grid(rgba)
         found += abs(g.x.cell / s - 1) < 0.03 and abs(g.y.cell / s - 1) < 0.03
     assert found >= 18
+
+
+def test_a_finer_grid_that_fits_worse_is_no_evidence_for_the_cells():
+    """The elbow rewards a grid whose halving gains little; a halving that fits worse
+    (its kernel at half the size matches worse) gains nothing, not less than nothing:
+    otherwise free lines too fine for a sprite with few boundaries win on their finer
+    grid's misfit.  A halving that does gain still lowers the score."""
+    from pixfix.grid import candidate_score
+    base = candidate_score(5.0, 2.0, 2.0, 40.0, 30.0, 0.25)
+    assert candidate_score(5.0, 2.0, 3.5, 40.0, 30.0, 0.25) == pytest.approx(base)
+    assert candidate_score(5.0, 2.0, 1.0, 40.0, 30.0, 0.25) < base - 0.5
