@@ -1165,3 +1165,28 @@ def test_a_finer_grid_that_fits_worse_is_no_evidence_for_the_cells():
     base = candidate_score(5.0, 2.0, 2.0, 40.0, 30.0, 0.25)
     assert candidate_score(5.0, 2.0, 3.5, 40.0, 30.0, 0.25) == pytest.approx(base)
     assert candidate_score(5.0, 2.0, 1.0, 40.0, 30.0, 0.25) < base - 0.5
+
+
+def test_a_grid_beaten_by_one_with_fewer_cells_ranks_last():
+    """More cells are a richer model: a candidate that a grid with fewer cells out-fits
+    is dominated and moves behind the undominated ones, which keep their order;
+    a preference bonus separates the groups compared."""
+    from pixfix.grid import _Candidate, _undominated_first
+
+    class Scorer:
+        def __init__(self, prefer_cells=None):
+            self.prefer_cells = prefer_cells
+
+        def bonus(self, c):
+            return 1e3 if self.prefer_cells == len(c.lines) - 1 else 0.0
+
+    def cand(n, r):
+        return _Candidate(q=100 / n, ph=0.0, z=1.0, lines=np.linspace(0, 100, n + 1), r=r, kernel="nearest")
+
+    fine, coarse, finest = cand(20, 3.0), cand(10, 2.0), cand(40, 1.0)
+    out = _undominated_first(Scorer(), [fine, coarse, finest])
+    assert [len(c.lines) - 1 for c in out] == [10, 40, 20]
+    # the fine grid alone in its bonus group is compared with no one
+    out = _undominated_first(Scorer(prefer_cells=20), [fine, coarse, finest])
+    assert [len(c.lines) - 1 for c in out] == [20, 10, 40]
+

@@ -272,6 +272,8 @@ SCAN_CELLS = 2
 #: phases of every comb the box model judges (:meth:`_Scorer.scan_phase`); 2: the
 #: profile's phase and half a cell over only
 PHASE_STEPS = 8
+#: candidates beaten on residual by a grid with fewer cells rank last (:func:`_undominated_first`)
+DOMINANCE = True
 #: edge-following lines that saw one boundary twice lose the extra line (:func:`.fit.merge_lines`)
 MERGE = True
 #: an edge-following line set may differ from its seed's uniform comb by this many cells
@@ -807,6 +809,8 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
                     key=lambda c: -scorer.rank(c))
     if censored_judge:  # the rest keep plain scores, which do not compare: they drop out
         judged = sorted((scorer.judge(c, censored=True) for c in judged[:CENSORED_TOP]), key=lambda c: -scorer.rank(c))
+    if DOMINANCE:
+        judged = _undominated_first(scorer, judged)
     # (no exactness shortcut here: free lines fine enough reproduce a flat, lightly
     # blurred image almost exactly too; exact fits of clean upscales were settled above)
     lead = judged[0]
@@ -822,6 +826,24 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         best = scorer.polish(best, censored=True)
     return _finish_axis(scorer, best, judged, data, floor, length, min_partial, allow_native, min_cell, proposals,
                         stored_lossless)
+
+
+def _undominated_first(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candidate]:
+    """``judged`` (in rank order) with every dominated candidate moved behind the rest.
+
+    A grid with more cells is a richer model: when it is the image's grid, no grid with
+    fewer cells fits better.  So a candidate that another one with strictly fewer cells
+    beats on residual (at the same preference bonus) is no explanation of the image,
+    whatever its scale-chain score says (a finer grid's elbow can be inflated by a poor
+    fit of its own coarsening).
+    """
+    ns = np.array([len(c.lines) - 1 for c in judged])
+    rs = np.array([c.r for c in judged])
+    bs = np.array([scorer.bonus(c) for c in judged])
+    dominated = [bool(np.any((ns < n) & (rs < c.r) & (bs == b))) for c, n, b in zip(judged, ns, bs)]
+    if all(dominated) or not any(dominated):
+        return judged
+    return [c for c, d in zip(judged, dominated) if not d] + [c for c, d in zip(judged, dominated) if d]
 
 
 def _model_floor(judged: list[_Candidate], floor: float, length: int) -> float:
