@@ -1190,3 +1190,27 @@ def test_a_grid_beaten_by_one_with_fewer_cells_ranks_last():
     out = _undominated_first(Scorer(prefer_cells=20), [fine, coarse, finest])
     assert [len(c.lines) - 1 for c in out] == [20, 10, 40]
 
+
+@pytest.mark.parametrize("scan_add", [True, False])
+def test_a_mid_length_comb_a_cell_off_gets_its_scanned_size_as_a_rival(scan_add, rng, monkeypatch):
+    # 60 cells of 5.3 px, but the edge profile shows a comb of 61 cells (JPEG detail can
+    # tune a comb to the wrong peak): the far lines are a cell off, out of the polish's
+    # reach.  The box scan's size is added as a rival (SCAN_ADD_CELLS) and wins; without
+    # it the axis keeps a wrong count.
+    import pixfix.grid as G
+    from pixfix.grid.edges import linear_features
+
+    n_cells, true_q = 60, 5.3
+    sprite = random_sprite(rng, 8, n_cells, n_colors=6)
+    length = int(round(true_q * n_cells))
+    rgba = cv2.resize(sprite, (length, 8 * 6), interpolation=cv2.INTER_NEAREST)
+    noisy = np.clip(rgba[..., :3] + rng.normal(0.0, 4.0, rgba[..., :3].shape), 0, 255).astype(np.uint8)
+    rgba = np.dstack([noisy, rgba[..., 3]])
+    data = linear_features(rgba).astype(np.float64)
+    wrong = length / (n_cells + 1)
+    prof = np.zeros(length + 1)
+    prof[np.round(np.arange(1, n_cells + 1) * wrong).astype(int)] = 1.0
+    if not scan_add:
+        monkeypatch.setattr(G, "SCAN_ADD_CELLS", G.SCAN_MIN_CELLS)
+    fit = G._fit_axis(data, [prof], 16.0, 2.0, 64.0, False, 0.5, allow_native=False)
+    assert (round(length / fit.cell) == n_cells) == scan_add

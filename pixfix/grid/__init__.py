@@ -269,6 +269,11 @@ DRIFT = True
 #: (:meth:`_Scorer.scan_comb`), moving the far end by up to SCAN_CELLS cells
 SCAN_MIN_CELLS = 100.0
 SCAN_CELLS = 2
+#: combs of at least this many cells (and fewer than SCAN_MIN_CELLS) have the scanned
+#: size added beside their own as a rival: over tens of cells the profile's size can
+#: be a comb peak off (JPEG's detail), but it is right often enough to keep
+SCAN_ADD_CELLS = 30.0
+SCAN_ADD_TOP = 8
 #: phases of every comb the box model judges (:meth:`_Scorer.scan_phase`); 2: the
 #: profile's phase and half a cell over only
 PHASE_STEPS = 8
@@ -791,6 +796,14 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     if SCAN_CELLS > 0:  # long combs: the profile's size is too coarse for their far lines
         combs = [scorer.scan_comb(q, ph) + (z,) if length / q >= SCAN_MIN_CELLS else (q, ph, z)
                  for q, ph, z in combs]
+    if SCAN_CELLS > 0 and SCAN_ADD_CELLS < SCAN_MIN_CELLS:
+        added = []
+        for q, ph, z in combs[:SCAN_ADD_TOP]:  # strongest first (:func:`_strongest`)
+            if SCAN_ADD_CELLS <= length / q < SCAN_MIN_CELLS:
+                q2, ph2 = scorer.scan_comb(q, ph)
+                if not any(abs(q2 - c[0]) <= SAME_COMB * q2 for c in combs + added):
+                    added.append((q2, ph2, z))
+        combs = combs + added
     if PHASE_STEPS > 2:
         combs = [(q, scorer.scan_phase(q, ph), z) for q, ph, z in combs]
     judged = [scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs]
