@@ -273,6 +273,7 @@ SCAN_CELLS = 2
 #: size added beside their own as a rival: over tens of cells the profile's size can
 #: be a comb peak off (JPEG's detail), but it is right often enough to keep
 SCAN_ADD_CELLS = 30.0
+#: ... only the strongest this many combs (each scan costs a few box fits)
 SCAN_ADD_TOP = 8
 #: phases of every comb the box model judges (:meth:`_Scorer.scan_phase`); 2: the
 #: profile's phase and half a cell over only
@@ -847,14 +848,14 @@ def _undominated_first(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candi
     A grid with more cells is a richer model: when it is the image's grid, no grid with
     fewer cells fits better.  So a candidate that another one with strictly fewer cells
     beats on residual (at the same preference bonus) is no explanation of the image,
-    whatever its scale-chain score says (a finer grid's elbow can be inflated by a poor
-    fit of its own coarsening).
+    whatever its scale-chain score says.  The fewest-cell candidate of each bonus group
+    is never dominated, so the head of the list is always an undominated one.
     """
     ns = np.array([len(c.lines) - 1 for c in judged])
     rs = np.array([c.r for c in judged])
     bs = np.array([scorer.bonus(c) for c in judged])
     dominated = [bool(np.any((ns < n) & (rs < c.r) & (bs == b))) for c, n, b in zip(judged, ns, bs)]
-    if all(dominated) or not any(dominated):
+    if not any(dominated):
         return judged
     return [c for c, d in zip(judged, dominated) if not d] + [c for c, d in zip(judged, dominated) if d]
 
