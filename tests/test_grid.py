@@ -1214,3 +1214,43 @@ def test_a_mid_length_comb_a_cell_off_gets_its_scanned_size_as_a_rival(scan_add,
         monkeypatch.setattr(G, "SCAN_ADD_CELLS", G.SCAN_MIN_CELLS)
     fit = G._fit_axis(data, [prof], 16.0, 2.0, 64.0, False, 0.5, allow_native=False)
     assert (round(length / fit.cell) == n_cells) == scan_add
+
+
+def test_seeded_candidates_out_fitted_by_fewer_cells_are_not_judged(rng, monkeypatch):
+    """PRESCREEN: a seeded grid that one with fewer cells already out-fits is not judged
+    (a dozen fits saved), ranks last, and the axis comes out as without the screen."""
+    import pixfix.grid as G
+    from pixfix.grid.edges import linear_features
+
+    sprite = random_sprite(rng, 12, 24, n_colors=6)
+    rgba = cv2.resize(sprite, (24 * 7, 12 * 7), interpolation=cv2.INTER_CUBIC)
+    noisy = np.clip(rgba[..., :3] + rng.normal(0.0, 3.0, rgba[..., :3].shape), 0, 255).astype(np.uint8)
+    data = linear_features(np.dstack([noisy, rgba[..., 3]])).astype(np.float64)
+    prof = np.abs(np.diff(data.mean(axis=0), axis=0)).sum(axis=1)
+    prof = np.concatenate([[0.0], prof, [0.0]])
+
+    def run(screen: bool) -> tuple[G.AxisFit, list]:
+        monkeypatch.setattr(G, "PRESCREEN", screen)
+        judged, judge = [], G._Scorer.judge
+
+        def counting(self, c, censored=False):
+            judged.append(c)
+            return judge(self, c, censored)
+
+        monkeypatch.setattr(G._Scorer, "judge", counting)
+        # sizes off the cells (as another axis's answer may propose): more cells than
+        # 7 px, and worse fits
+        fit = G._fit_axis(data, [prof], 4.0, 2.0, 64.0, False, 0.5, extra=(5.1, 5.9), allow_native=False)
+        monkeypatch.setattr(G._Scorer, "judge", judge)
+        return fit, judged
+
+    plain, all_judged = run(False)
+    screened, some_judged = run(True)
+    assert len(some_judged) < len(all_judged)
+    assert screened.cell == pytest.approx(plain.cell) and round(screened.cell) == 7
+    np.testing.assert_allclose(screened.lines, plain.lines)
+
+    scorer = G._Scorer(data, prof, ("nearest",), False, 0.5, 4.0)
+    c = scorer.seed(7.0, 0.0, 1.0)
+    c.screened = True
+    assert scorer.rescore(c).score == -np.inf
