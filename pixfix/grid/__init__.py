@@ -207,7 +207,6 @@ class _Candidate:
     r_stretch: float = 0.0     # ... of the grid stretched and squeezed a little (geometric mean)
     score: float = -np.inf
     follows: bool = False      # lines follow the edges (not a uniform comb)
-    screened: bool = False     # dominated as seeded: never judged, ranks last (:data:`PRESCREEN`)
 
 
 #: the dip's stretch moves the end lines by a third of a cell, but of at most this many
@@ -526,9 +525,6 @@ class _Scorer:
     def rescore(self, c: _Candidate) -> _Candidate:
         """``c.score`` from its residuals; free lines must pay for themselves against
         uniform combs too."""
-        if c.screened:
-            c.score = -np.inf
-            return c
         c.score = candidate_score(c.q, c.r, c.r_fine, c.r_coarse, c.r_stretch, self.floor)
         if c.follows:
             c.score -= FOLLOW_PRICE
@@ -811,11 +807,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
         combs = combs + added
     if PHASE_STEPS > 2:
         combs = [(q, scorer.scan_phase(q, ph), z) for q, ph, z in combs]
-    seeds = [scorer.seed(q, ph, z) for q, ph, z in combs]
-    if PRESCREEN:
-        for c, d in zip(seeds, _dominated(scorer, seeds)):
-            c.screened = d
-    judged = [c if c.screened else scorer.judge(c) for c in seeds]
+    judged = [scorer.judge(scorer.seed(q, ph, z)) for q, ph, z in combs]
     if MODEL_FLOOR:
         floor = scorer.floor = _model_floor(judged, floor, length)
         judged = [scorer.rescore(c) for c in judged]
@@ -826,7 +818,7 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
     # lines a third of a cell off and can leave them out of the leaders
     lead = set(range(min(POLISH_TOP, len(judged))))
     lead |= set(sorted(range(len(judged)), key=lambda i: -judged[i].z)[:POLISH_STRONGEST])
-    top = [scorer.judge(scorer.polish(_unscreened(judged[i]))) for i in sorted(lead)]
+    top = [scorer.judge(scorer.polish(judged[i])) for i in sorted(lead)]
     judged = sorted(_scale_chain(scorer, top + [c for i, c in enumerate(judged) if i not in lead]),
                     key=lambda c: -scorer.rank(c))
     if censored_judge:  # the rest keep plain scores, which do not compare: they drop out
@@ -850,30 +842,6 @@ def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_ce
                         stored_lossless)
 
 
-#: a seeded candidate that one with fewer cells already out-fits is not judged (the
-#: scale-chain residuals cost a dozen fits each): it would rank behind the undominated
-#: ones anyway (:func:`_undominated_first`), unless polishing moves it into the lead
-PRESCREEN = True
-
-
-def _dominated(scorer: _Scorer, cands: list[_Candidate]) -> list[bool]:
-    """Whether each candidate is out-fitted (lower residual) by one with strictly fewer
-    cells at the same preference bonus: no explanation of the image (a richer model
-    that fits worse)."""
-    ns = np.array([len(c.lines) - 1 for c in cands])
-    rs = np.array([c.r for c in cands])
-    bs = np.array([scorer.bonus(c) for c in cands])
-    return [bool(np.any((ns < n) & (rs < c.r) & (bs == b))) for c, n, b in zip(cands, ns, bs)]
-
-
-def _unscreened(c: _Candidate) -> _Candidate:
-    """``c``, judged after all when it was screened out (the strongest combs are polished
-    whatever their seeded residual)."""
-    if c.screened:
-        c.screened = False
-    return c
-
-
 def _undominated_first(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candidate]:
     """``judged`` (in rank order) with every dominated candidate moved behind the rest.
 
@@ -883,7 +851,10 @@ def _undominated_first(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candi
     whatever its scale-chain score says.  The fewest-cell candidate of each bonus group
     is never dominated, so the head of the list is always an undominated one.
     """
-    dominated = _dominated(scorer, judged)
+    ns = np.array([len(c.lines) - 1 for c in judged])
+    rs = np.array([c.r for c in judged])
+    bs = np.array([scorer.bonus(c) for c in judged])
+    dominated = [bool(np.any((ns < n) & (rs < c.r) & (bs == b))) for c, n, b in zip(judged, ns, bs)]
     if not any(dominated):
         return judged
     return [c for c, d in zip(judged, dominated) if not d] + [c for c, d in zip(judged, dominated) if d]
