@@ -855,8 +855,6 @@ def _undominated_first(scorer: _Scorer, judged: list[_Candidate]) -> list[_Candi
     rs = np.array([c.r for c in judged])
     bs = np.array([scorer.bonus(c) for c in judged])
     dominated = [bool(np.any((ns < n) & (rs < c.r) & (bs == b))) for c, n, b in zip(judged, ns, bs)]
-    if not any(dominated):
-        return judged
     return [c for c, d in zip(judged, dominated) if not d] + [c for c, d in zip(judged, dominated) if d]
 
 
