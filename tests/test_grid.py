@@ -227,6 +227,28 @@ def test_censored_least_squares_ignores_values_beyond_a_bound():
     assert v_plain[0, 0] < 266 and abs(v[0, 0] - 270.0) < 0.01 and rss < 1e-3
 
 
+@pytest.mark.parametrize("kernel", ["linear", "cubic", "lanczos"])
+def test_compiled_censored_fit_matches_the_generic_em(kernel):
+    # the compiled EM works on the censored values alone; the generic one
+    # (censored_lstsq) refits the whole image every round: same solution
+    from pixfix.grid import _jit
+    from pixfix.grid.model import OVER_RELAX, cell_centres, censored_lstsq, clipped, design, gram_solver
+
+    rng = np.random.default_rng(3)
+    cells = rng.choice([0.0, 40.0, 128.0, 215.0, 255.0], size=(24, 5))
+    lines = np.concatenate([[0.0], 6.3 * np.arange(1, 24), [150.0]])
+    a = design(cell_centres(lines, 150, 6.3), 150, kernel, lines)
+    y = np.clip(a.matmul(cells) + rng.normal(0, 2, (150, 5)), 0, 255)
+    hi, lo = clipped(y)
+    assert hi.sum() > 20 and lo.sum() > 20
+    solve = gram_solver(a)
+    v_ref, rss_ref = censored_lstsq(y, hi, lo, lambda x: solve(a.rmatmul(x)), a.matmul, rounds=10)
+    v, rss, ok = _jit.band_censored(y, hi, lo, a.k0, a.w, a.n, 1e-7, 10, 0.5, OVER_RELAX)
+    assert ok
+    np.testing.assert_allclose(v, v_ref, atol=1e-6)
+    assert rss == pytest.approx(rss_ref, rel=1e-8)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_non_square_cells_survive_the_square_prior(seed):
     # a smooth, noisy upscale to 5 x 9 px cells: clear evidence on both axes outweighs
