@@ -1236,3 +1236,32 @@ def test_a_mid_length_comb_a_cell_off_gets_its_scanned_size_as_a_rival(scan_add,
         monkeypatch.setattr(G, "SCAN_ADD_CELLS", G.SCAN_MIN_CELLS)
     fit = G._fit_axis(data, [prof], 16.0, 2.0, 64.0, False, 0.5, allow_native=False)
     assert (round(length / fit.cell) == n_cells) == scan_add
+
+
+def test_cells_alike_allows_for_rounding_to_whole_pixels():
+    from pixfix.grid import cells_alike
+
+    # evenly spaced cells of any fractional size, their boundaries rounded to pixels
+    for p in np.linspace(2.05, 12.95, 60):
+        widths = np.diff(np.round(np.arange(0, 400, p)))
+        assert cells_alike(widths), p
+    # cells of two very different sizes are not one grid drifting
+    assert not cells_alike(np.array([4, 8] * 20))
+    assert not cells_alike(np.array([2, 2, 5] * 20))
+
+
+def test_edge_following_lines_are_offered_for_small_drifting_cells():
+    # cells of about 2.4 px drifting by 8 %: their boundaries on whole pixels make cells
+    # of 2 and 3 px (an sd of 0.2 of the mean from the rounding alone); those lines are
+    # the seed's grid drifting and must be offered, not rejected as irregular
+    import pixfix.grid as G
+    from pixfix.grid.edges import edge_profile, linear_features, to_features
+
+    widths, edges, img = _drifting_cells(np.random.default_rng(5), n=120, cell=2.4)
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    prof = edge_profile(to_features(rgba), 1)
+    scorer = G._Scorer(linear_features(rgba[::4]).astype(np.float64), prof, ("nearest",), True, 0.5, 0.25)
+    q = float(np.mean(widths))
+    sets = scorer.line_sets(q, 0.0)
+    assert len(sets) >= 2
+    assert abs(len(sets[1]) - 1 - len(widths)) <= 2

@@ -215,6 +215,10 @@ class _Candidate:
 #: cells (a 2x2-block icon under noise: 28 cells of 13.9 px came out as 6 of 60 px);
 #: at 20 px, seeds 0-7 of the benchmark gain 4 grids and lose none
 STRETCH_CELL = 20.0
+#: how much the cell widths of edge-following lines may vary (sd over their mean, beyond
+#: their rounding to whole pixels: :func:`cells_alike`) for them to count as the seed's
+#: grid drifting rather than an irregular model
+DRIFT_SPREAD = 0.2
 #: weight of the dip (alignment) against the elbow (scale) in a candidate's score
 DIP_WEIGHT = 4.0
 #: edge-following lines must beat the uniform comb by this much (log residual)
@@ -307,6 +311,20 @@ SOFT_ALPHA = 0.005
 LOSSLESS_REPEATS = 0.3
 #: the least residual floor: 8-bit quantisation
 FLOOR_MIN = 0.25
+
+
+def cells_alike(widths: np.ndarray, spread: float = DRIFT_SPREAD) -> bool:
+    """Whether integer cell ``widths`` vary no more than a drifting grid's cells do: by at
+    most ``spread`` of their mean (sd), on top of the rounding of their boundaries to whole
+    pixels.  Cells of mean width ``n + f`` (``n`` whole, ``0 <= f < 1``) drawn on a pixel
+    grid are ``n`` and ``n + 1`` px wide in the ratio ``1 - f : f`` even when they are all
+    alike, a variance of ``f (1 - f)`` px^2 (at 2.33 px, an sd of 0.2 of the mean from the
+    rounding alone): it is added to the allowance, or the lines of a small drifting grid
+    would be rejected for their rounding."""
+    w = np.asarray(widths, np.float64)
+    mean = float(np.mean(w))
+    f = mean - np.floor(mean)
+    return float(np.var(w)) <= (spread * mean) ** 2 + f * (1.0 - f)
 
 
 def candidate_score(q: float, r: float, r_fine: float, r_coarse: float, r_stretch: float, floor: float) -> float:
@@ -429,7 +447,7 @@ class _Scorer:
                 # lines with more or fewer cells are another size's grid, which has its own
                 # seed (from a seed 9 % off, lines over noise add cells and win as a "drift")
                 same_cells = abs(len(dp) - n_comb) <= max(DRIFT_COUNT_CELLS, DRIFT_COUNT_SHARE * n_comb)
-                if len(widths) >= 3 and np.std(widths) <= 0.2 * np.mean(widths) and same_cells and \
+                if len(widths) >= 3 and cells_alike(widths) and same_cells and \
                         not any(np.array_equal(d, dp) for d in sets):
                     sets.append(dp)
         return sets
