@@ -1257,7 +1257,7 @@ def test_edge_following_lines_are_offered_for_small_drifting_cells():
     import pixfix.grid as G
     from pixfix.grid.edges import edge_profile, linear_features, to_features
 
-    widths, edges, img = _drifting_cells(np.random.default_rng(5), n=120, cell=2.4)
+    widths, _, img = _drifting_cells(np.random.default_rng(5), n=120, cell=2.4)
     rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
     prof = edge_profile(to_features(rgba), 1)
     scorer = G._Scorer(linear_features(rgba[::4]).astype(np.float64), prof, ("nearest",), True, 0.5, 0.25)
