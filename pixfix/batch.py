@@ -216,7 +216,8 @@ def _dask_client(scheduler: Optional[str]):
     try:
         return Client(scheduler, timeout="10s", set_as_default=False)
     except Exception as exc:  # OSError, TimeoutError, ValueError for bad addresses
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--scheduler {scheduler}: cannot connect ({reason})") from None
 
 
 def run(kind: str, tasks: Sequence[Task], config: Config, fixed_palette: Optional[np.ndarray] = None,

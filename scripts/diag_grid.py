@@ -62,7 +62,8 @@ def main() -> None:
                 cause = "model"
             causes[r["kind"]][cause] += 1
             rows.append(dict(id=r["id"], kind=r["kind"], axis=ax, true=true, got=round(fit.cell, 3),
-                             n=fit.n_cells, vis=round(vis, 1), cause=cause, z_true=round(max(prop), 2) if prop else None,
+                             n=fit.n_cells, vis=round(vis, 1), cause=cause,
+                             z_true=round(max(prop), 2) if prop else None,
                              kernel=fit.kernel, resample=r.get("resample"), jpeg=r.get("jpeg"), secs=round(dt, 3),
                              proposals=[(round(q, 2), round(z, 1)) for q, z in fit.proposals]))
     if a.out:

@@ -1,6 +1,9 @@
-import pytest
+import dataclasses
 
-from pixfix.config import Config, ConfigError, load_config, parse_override, to_yaml
+import pytest
+import yaml
+
+from pixfix.config import DEFAULTS, PRESET_DIR, Config, ConfigError, from_dict, load_config, parse_override, to_yaml
 
 
 def test_defaults_match_default_yaml():
@@ -41,12 +44,6 @@ def test_presets_load_and_round_trip(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'jpeg'"):
         load_config("jpg")
 
-
-import dataclasses
-
-import yaml
-
-from pixfix.config import DEFAULTS, PRESET_DIR, from_dict
 
 
 def test_default_yaml_is_the_single_source_of_defaults():

@@ -28,7 +28,8 @@ def test_modes_are_converted_to_rgba(tmp_path):
     assert out[0, 0, 3] == 0 and out[1, 1].tolist() == [0, 255, 0, 255]
 
 
-@pytest.mark.parametrize("fmt,ext", [("WEBP", "webp"), ("BMP", "bmp"), ("GIF", "gif"), ("TIFF", "tif"), ("JPEG", "jpg")])
+@pytest.mark.parametrize("fmt,ext", [("WEBP", "webp"), ("BMP", "bmp"), ("GIF", "gif"), ("TIFF", "tif"),
+                                     ("JPEG", "jpg")])
 def test_formats(tmp_path, fmt, ext):
     arr = np.zeros((8, 8, 3), np.uint8)
     arr[:4] = 200

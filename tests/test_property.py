@@ -9,7 +9,8 @@ from pixfix import restore
 from conftest import random_sprite, upscale
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(seed=st.integers(0, 2**31 - 1), h=st.integers(8, 24), w=st.integers(8, 24), s=st.integers(2, 16),
        colors=st.integers(2, 10), alpha=st.booleans(), crop=st.tuples(*[st.floats(0, 0.99)] * 4))
 def test_nearest_integer_upscale_restores_exactly(seed, h, w, s, colors, alpha, crop):

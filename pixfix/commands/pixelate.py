@@ -15,7 +15,8 @@ from .restore import BACKEND, CONFIG, GLOB, JOBS, OVERWRITE, QUIET, REPORT, SCHE
 def pixelate_command(
     inputs: List[Path] = typer.Argument(..., help="Image files or folders (walked recursively)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
-                                          help="Output file (one input) or folder (tree mirrored). Default: IN_pixelated.png beside IN."),
+                                          help="Output file (one input) or folder (tree mirrored). "
+                                               "Default: IN_pixelated.png beside IN."),
     config: Optional[str] = CONFIG,
     sets: Optional[List[str]] = SETS,
     width: Optional[int] = typer.Option(None, "--width", help="Output width in pixels."),
@@ -23,10 +24,12 @@ def pixelate_command(
     cell: Optional[float] = typer.Option(None, "--cell", help="Source pixels per output pixel."),
     colors: Optional[int] = typer.Option(None, "--colors", help="Palette size (ignored with --palette)."),
     palette: Optional[str] = typer.Option(None, "--palette",
-                                          help="Fixed palette: a file (.gpl .hex .txt .pal) or pico-8 | gameboy | nes | endesga-32."),
+                                          help="Fixed palette: a file (.gpl .hex .txt .pal) or "
+                                               "pico-8 | gameboy | nes | endesga-32."),
     dither: Optional[str] = typer.Option(None, "--dither", help="none | ordered | floyd-steinberg."),
     outline: Optional[float] = typer.Option(None, "--outline", help="Outline expansion strength (0 = off)."),
-    generator: Optional[Path] = typer.Option(None, "--generator", help="CycleGAN ResNet generator checkpoint (.pth; needs pixfix[gan])."),
+    generator: Optional[Path] = typer.Option(None, "--generator",
+                                             help="CycleGAN ResNet generator checkpoint (.pth; needs pixfix[gan])."),
     device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda (for --generator)."),
     scale: Optional[int] = typer.Option(None, "--scale", help="Also write a nearest-neighbour preview OUT@Nx.png."),
     debug: bool = typer.Option(False, "--debug", help="Also write OUT_before.png, OUT.json and OUT.gpl."),
