@@ -1265,3 +1265,51 @@ def test_edge_following_lines_are_offered_for_small_drifting_cells():
     sets = scorer.line_sets(q, 0.0)
     assert len(sets) >= 2
     assert abs(len(sets[1]) - 1 - len(widths)) <= 2
+
+
+def _box_scorer(ncols: int, width: int, seed: int = 3):
+    """A box-model scorer of a random sprite with 1-px detail (``ncols`` cells across)
+    upscaled to ``width`` px with nearest neighbour, and the true cell boundaries."""
+    import pixfix.grid as G
+    from pixfix.grid.edges import linear_features
+
+    small = np.random.default_rng(seed).integers(0, 256, (6, ncols, 3)).astype(np.uint8)
+    img = cv2.resize(small, (width, 48), interpolation=cv2.INTER_NEAREST)
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    box = G._Scorer(linear_features(rgba).astype(np.float64), np.zeros(width), ("nearest",), False, 0.5, 0.25)
+    changes = np.flatnonzero(np.any(box.raw[1:] != box.raw[:-1], axis=1)) + 1.0
+    return box, np.concatenate([[0.0], changes, [float(width)]])
+
+
+def test_exact_grid_climbs_to_the_cells_by_any_whole_factor():
+    # every comb a whole factor finer than a clean upscale's cells reproduces it exactly;
+    # the cells are the coarsest such grid, five times coarser here (20.2-px cells)
+    import pixfix.grid as G
+
+    box, cells = _box_scorer(18, 364)
+    assert len(cells) - 1 == 18
+    fifths = np.concatenate([cells[:-1, None] + np.diff(cells)[:, None] * np.arange(5)[None, :] / 5.0]).ravel()
+    fine = np.append(fifths, 364.0)
+    c = G._Candidate(q=364 / 90, ph=0.0, z=1.0, lines=fine, r=box.fit(fine, 364 / 90)[0], kernel="nearest")
+    assert c.r <= G.EXACT_RESIDUAL
+    found = G._coarsest_exact(box, c)
+    np.testing.assert_allclose(found.lines, cells)
+    assert found.r <= G.EXACT_RESIDUAL
+    # climbing by 2 and 3 alone cannot get there
+    assert len(G._coarsest_equivalent(box, box.judge(c)).lines) - 1 > 18
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.5, 1.0, 1.5])
+def test_exact_check_finds_the_narrow_phase_band_of_a_fractional_upscale(phase):
+    # 18 cells upscaled to 57 px: a comb 1 % off in size at any phase leaves a large
+    # residual; the fine scan of size and phase finds a comb that is exact
+    import pixfix.grid as G
+
+    box, _ = _box_scorer(18, 57)
+    q = 57 / 18 * 1.01
+    lines = G._lattice(q, phase, 57)
+    c = G._Candidate(q=q, ph=phase, z=1.0, lines=lines, r=box.fit(lines, q)[0], kernel="nearest")
+    assert c.r > 1.0
+    found = G._rephased(box, c)
+    assert found is not None and found.r <= G.EXACT_RESIDUAL
+    assert len(found.lines) - 1 in (18, 19)

@@ -620,6 +620,60 @@ def _coarsest_equivalent(scorer: "_Scorer", c: "_Candidate") -> "_Candidate":
     return c
 
 
+#: whole factors by which an exact grid may be coarser than the exact lines found
+EXACT_COARSEN = 12
+
+
+def _coarsest_exact(box: _Scorer, c: _Candidate) -> _Candidate:
+    """The coarsest sub-grid of the exact grid ``c`` (every ``m``-th line, for any whole
+    ``m`` up to :data:`EXACT_COARSEN`, at least two cells) that still reproduces the image
+    exactly with blocks.  Every comb a whole factor finer than a clean upscale's cells is
+    exact too (a 20.2-px upscale: a 4.04-px comb holds all its rounded boundaries), and
+    the polished comb of the cells themselves can miss exactness by a rounding; the
+    cells are the coarsest exact grid, whatever the factor (:func:`_coarsest_equivalent`
+    climbs by 2 and 3 only)."""
+    n = box.length
+    q = _mean_cell(c.lines, c.q, n)
+    for m in range(min(EXACT_COARSEN, int(n // (2 * q))), 1, -1):  # the coarsest first
+        for g in _coarsened(c.lines, n, m):
+            r = box.fit(g, q * m)[0]
+            if r <= EXACT_RESIDUAL:
+                return _Candidate(q=q * m, ph=c.ph, z=c.z, lines=g, r=r, kernel="nearest", follows=c.follows)
+    return c
+
+
+#: the exact check's fine scan of a polished comb (:func:`_rephased`): sizes within
+#: this many cells at the far end, in steps of a tenth of one, and phases per cell
+EXACT_SCAN_CELLS = 0.5
+EXACT_SCAN_PHASES = 64
+
+
+def _rephased(box: _Scorer, c: _Candidate) -> _Candidate | None:
+    """The uniform comb near ``c`` (sizes moving the far end by up to
+    :data:`EXACT_SCAN_CELLS` cells, :data:`EXACT_SCAN_PHASES` phases per cell) that the
+    box model fits best, or ``None`` when it is no better than ``c``.  A fractional
+    upscale is exact only over a narrow band of phases (every rounded boundary must land
+    on its pixel), narrower than the polish's last step, so the polish can stop a few
+    hundredths of a pixel beside it with a residual far from zero."""
+    n = box.length
+    q = _mean_cell(c.lines, c.q, n)
+    cells = max(n / q, 1.0)
+    phases = q * np.arange(EXACT_SCAN_PHASES) / EXACT_SCAN_PHASES
+    best = None
+    for d in np.linspace(-EXACT_SCAN_CELLS, EXACT_SCAN_CELLS, 11) / cells:
+        qd = q * (1.0 + d)
+        rss = _jit.comb_box_rss(box.cs, box.cq, qd, phases * (1.0 + d))
+        k = int(np.argmin(rss))
+        if best is None or rss[k] < best[0]:
+            best = (float(rss[k]), qd, float(phases[k] * (1.0 + d)))
+    _, qd, ph = best
+    lines = _lattice(qd, ph, n)
+    r = box.fit(lines, qd)[0]
+    if r >= c.r:
+        return None
+    return _Candidate(q=qd, ph=ph, z=c.z, lines=lines, r=r, kernel="nearest")
+
+
 def _snapped(lines: np.ndarray, changes: np.ndarray, reach: float) -> np.ndarray:
     """``lines`` with each interior line moved to the nearest of ``changes`` (sorted
     positions, pixel-edge coordinates) within ``reach`` px, where there is one;
@@ -643,7 +697,8 @@ def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tupl
     nothing to weigh.  Blocks must fit better than any smooth kernel too (a smooth,
     faint image is also reproduced almost exactly by small enough blocks).  A
     fractional size is only known to about 1/n cells from the edges, so when no comb
-    is exact as proposed, the box model's leaders are polished first.
+    is exact as proposed, the box model's leaders are made exact where they can be
+    (:func:`_made_exact`).
 
     Returns the chosen grid and the judged rivals (for the margin), or ``None``.
     Every fit here uses the box alone, the right model for such an image: cheap."""
@@ -654,28 +709,41 @@ def _exact_fit(scorer: _Scorer, combs: list[tuple[float, float, float]]) -> tupl
     exact = [c for c in boxes if c.r <= EXACT_RESIDUAL]
     if not exact:
         ranked = sorted((box.judge(c) for c in boxes), key=lambda c: -c.score)
-        polished = [box.polish(c) for c in ranked[:POLISH_TOP]]
-        # a long fractional comb must be right to a small fraction of a pixel over the
-        # whole axis to reproduce the rounding of every boundary, finer than the polish
-        # steps: its lines are also snapped to a value change (where a clean upscale has
-        # its boundaries) less than a pixel away, which mends the rounding only (a comb
-        # of the wrong size is off by more than that over most of the axis)
         changes = np.flatnonzero(np.any(box.raw[1:] != box.raw[:-1], axis=1)) + 1.0
-        snapped = []
-        for c in polished:
-            lines = _snapped(c.lines, changes, SNAP_REACH)
-            if not np.array_equal(lines, c.lines):
-                snapped.append(_Candidate(q=c.q, ph=c.ph, z=c.z, lines=lines, r=box.fit(lines, c.q)[0],
-                                          kernel="nearest", follows=True))
-        exact = [p for p in polished + snapped if p.r <= EXACT_RESIDUAL]
-    exact.sort(key=lambda c: -_mean_cell(c.lines, c.q, length))
+        exact = _made_exact(box, ranked[:POLISH_TOP], changes)
+    # the fewest cells first: snapped lines of a finer comb can be exact too, with the
+    # same median width
+    exact.sort(key=lambda c: (len(c.lines), -_mean_cell(c.lines, c.q, length)))
     lead = next((c for c in exact if box.fit(c.lines, c.q, kernels)[1] == "nearest"), None)
     if lead is None:
         return None
-    best = _coarsest_equivalent(box, box.judge(lead))
+    best = _coarsest_equivalent(box, box.judge(_coarsest_exact(box, lead)))
     # rivals for the margin: the strongest other combs (judged above already, or now)
     rivals = [c if np.isfinite(c.score) else box.judge(c) for c in boxes[:QUICK_RIVALS] if c is not lead]
     return best, [best] + sorted(rivals, key=lambda c: -c.score)
+
+
+def _made_exact(box: _Scorer, ranked: list[_Candidate], changes: np.ndarray) -> list[_Candidate]:
+    """The grids near the combs ``ranked`` that the box model ``box`` reproduces the image
+    with exactly: each comb polished, then scanned finely (:func:`_rephased`), and each
+    result's lines snapped to the value ``changes`` (sorted pixel-edge positions)."""
+    polished = [box.polish(c) for c in ranked]
+    # exactness lies in a narrow band of phases that the polish's steps can miss: a
+    # fine scan of size and phase about each polished comb (a 56-px axis of 3.15-px
+    # cells: polished to 3.127 px, 0.09 px off that band, residual 56)
+    polished += [p for p in (_rephased(box, c) for c in polished) if p is not None]
+    # a long fractional comb must be right to a small fraction of a pixel over the
+    # whole axis to reproduce the rounding of every boundary, finer than the polish
+    # steps: its lines are also snapped to a value change (where a clean upscale has
+    # its boundaries) less than a pixel away, which mends the rounding only (a comb
+    # of the wrong size is off by more than that over most of the axis)
+    snapped = []
+    for c in polished:
+        lines = _snapped(c.lines, changes, SNAP_REACH)
+        if not np.array_equal(lines, c.lines):
+            snapped.append(_Candidate(q=c.q, ph=c.ph, z=c.z, lines=lines, r=box.fit(lines, c.q)[0],
+                                      kernel="nearest", follows=True))
+    return [p for p in polished + snapped if p.r <= EXACT_RESIDUAL]
 
 
 #: candidates this close (relative) to half or twice a grid's cell size stand for that scale
