@@ -730,8 +730,11 @@ def _made_exact(box: _Scorer, ranked: list[_Candidate], changes: np.ndarray) -> 
     polished = [box.polish(c) for c in ranked]
     # exactness lies in a narrow band of phases that the polish's steps can miss: a
     # fine scan of size and phase about each polished comb (a 56-px axis of 3.15-px
-    # cells: polished to 3.127 px, 0.09 px off that band, residual 56)
-    polished += [p for p in (_rephased(box, c) for c in polished) if p is not None]
+    # cells: polished to 3.127 px, 0.09 px off that band, residual 56).  Only where a
+    # grid of cells of 2 px or more could hold every value change on its lines: a
+    # smooth upscale repeats values in its flat areas but changes nearly everywhere
+    if len(changes) <= box.length / 2 + 2:
+        polished += [p for p in (_rephased(box, c) for c in polished) if p is not None]
     # a long fractional comb must be right to a small fraction of a pixel over the
     # whole axis to reproduce the rounding of every boundary, finer than the polish
     # steps: its lines are also snapped to a value change (where a clean upscale has
