@@ -658,14 +658,14 @@ def _rephased(box: _Scorer, c: _Candidate) -> _Candidate | None:
     n = box.length
     q = _mean_cell(c.lines, c.q, n)
     cells = max(n / q, 1.0)
-    phases = q * np.arange(EXACT_SCAN_PHASES) / EXACT_SCAN_PHASES
+    steps = np.arange(EXACT_SCAN_PHASES) / EXACT_SCAN_PHASES  # of a cell
     best = None
     for d in np.linspace(-EXACT_SCAN_CELLS, EXACT_SCAN_CELLS, 11) / cells:
         qd = q * (1.0 + d)
-        rss = _jit.comb_box_rss(box.cs, box.cq, qd, phases * (1.0 + d))
+        rss = _jit.comb_box_rss(box.cs, box.cq, qd, qd * steps)
         k = int(np.argmin(rss))
         if best is None or rss[k] < best[0]:
-            best = (float(rss[k]), qd, float(phases[k] * (1.0 + d)))
+            best = (float(rss[k]), qd, float(qd * steps[k]))
     _, qd, ph = best
     lines = _lattice(qd, ph, n)
     r = box.fit(lines, qd)[0]
