@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import Config
 from .grid import Grid, detect_grid, edge_profiles, grid_from_cell, to_features
-from .grid.model import CLIP_MARGIN, KERNELS
+from .grid.model import CLIP_MARGIN, GRID_KERNELS, KERNEL_VARIANTS
 from .grid.period import phase as comb_phase
 from .palette import Palette, leader_clusters, reduce_palette, to_lab, unique_rows, weighted_means
 from .sample import Cells, choose_kernel, model_cells, sample_cells
@@ -266,8 +266,11 @@ def restore(rgba: np.ndarray, config: Optional[Config] = None, fixed_palette: Op
     if not grid.native and (smooth or subsampled):
         # a smooth upscale mixed every pixel with its neighbours, JPEG's chroma
         # subsampling mixed the colours of neighbouring cells: deconvolve, with the
-        # grid's kernels or one shared by both axes, whichever reproduces the image best
-        pairs = [(grid.x.kernel, grid.y.kernel)] + [(k, k) for k in KERNELS]
+        # grid's kernels, one shared by both axes or another member of the grid kernels'
+        # family (KERNEL_VARIANTS: Pillow's bicubic, three-lobe Lanczos), whichever
+        # reproduces the image best
+        pairs = [(grid.x.kernel, grid.y.kernel)] + [(k, k) for k in GRID_KERNELS]
+        pairs += [(v, v) for k in dict.fromkeys((grid.x.kernel, grid.y.kernel)) for v in KERNEL_VARIANTS.get(k, ())]
         sub = chroma if subsampled else None
         kernel = choose_kernel(rgba, grid.xs, grid.ys, pairs, grid.x.cell, grid.y.cell, chroma=sub)
         # blocks after all, at full colour resolution: the robust samples are better

@@ -477,7 +477,7 @@ def test_compiled_strength_and_mean_cell_equal_their_definitions(rng):
         assert _mean_cell(lines, q, length) == pytest.approx(want, rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize("kernel", ["soft", "linear", "cubic", "lanczos"])
+@pytest.mark.parametrize("kernel", ["soft", "linear", "cubic", "lanczos", "catmull", "lanczos3"])
 def test_compiled_design_weights_equal_the_kernel_definitions(kernel, rng):
     from _reference import design as _design_numpy
     from pixfix.grid.model import cell_centres, design

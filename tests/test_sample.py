@@ -95,6 +95,31 @@ def test_kernel_chosen_is_the_kernel_that_made_the_image(rng):
         assert kernel == (name, name)
 
 
+def test_kernel_of_a_pillow_upscale_is_its_own_and_its_colours_come_back(rng):
+    # Pillow's bicubic is Keys' cubic with a = -0.5 and its Lanczos has three lobes
+    # (OpenCV's: a = -0.75, four lobes); fitted with OpenCV's kernels the colours of a
+    # Pillow upscale come out off by several units, so near-copies survive the palette
+    from PIL import Image
+
+    from pixfix.grid.model import KERNELS
+
+    sprite = _outlined_sprite(rng)
+    sprite[..., :3] = np.clip(sprite[..., :3], 60, 200)  # no overshoot clipped: the kernels alone differ
+    h, w = sprite.shape[:2]
+    pairs = [(k, k) for k in KERNELS]
+    for resample, name in ((Image.BICUBIC, "catmull"), (Image.LANCZOS, "lanczos3")):
+        big = np.array(Image.fromarray(sprite[..., :3]).resize((round(w * 6.6), round(h * 6.6)), resample))
+        big = np.dstack([big, np.full(big.shape[:2], 255, np.uint8)])
+        xs, ys = np.arange(w + 1) * big.shape[1] / w, np.arange(h + 1) * big.shape[0] / h
+        assert choose_kernel(big, xs, ys, pairs, 6.6, 6.6) == (name, name)
+        inner = np.s_[1:-1, 1:-1, :3]  # Pillow pads the image edge its own way
+        own = model_cells(big, xs, ys, (name, name), 6.6, 6.6)
+        opencv = model_cells(big, xs, ys, ("cubic", "cubic") if name == "catmull" else ("lanczos", "lanczos"),
+                             6.6, 6.6)
+        assert np.abs(own[inner] - sprite[inner]).max() <= 1.5
+        assert np.abs(opencv[inner] - sprite[inner]).max() > 3.0
+
+
 def test_kernel_window_holds_whole_cells():
     lines = np.round(np.arange(0, 1001, 7.3)).astype(np.int64)
     lines = np.append(lines, 1000) if lines[-1] != 1000 else lines

@@ -58,8 +58,8 @@ from . import _jit
 from .edges import (curvature_profile, edge_profile, edge_profiles, exact_repeats, jpeg_blockiness,
                     linear_features, noise_sigma, remove_block_pattern, to_features)
 from .fit import merge_lines, polish_lines, refine_lines
-from .model import (CLIP_MARGIN, axis_matrix, axis_residual_y, censored_residual_y, clipped, compress_columns,
-                    row_subset)
+from .model import (CLIP_MARGIN, GRID_KERNELS, axis_matrix, axis_residual_y, censored_residual_y, clipped,
+                    compress_columns, row_subset)
 from .period import (acf_peaks, autocorrelation, comb_contrasts, comb_phases, comb_scan, finish_lines, line_contrast,
                      refine_comb, top_periods, uniform_lines)
 
@@ -844,7 +844,7 @@ def _tuned_combs(profiles: list[np.ndarray], lo: float, hi: float,
 
 def _fit_axis(data: np.ndarray, profiles: list[np.ndarray], floor: float, min_cell: float, max_cell: float,
               refine: bool, min_partial: float, extra: tuple[float, ...] = (), allow_native: bool = True,
-              lossless: bool = False, kernels: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos"),
+              lossless: bool = False, kernels: tuple[str, ...] = GRID_KERNELS,
               memo: dict | None = None, prefer: float | None = None, censored_judge: bool = False,
               unnotched: list[np.ndarray] | None = None, stored_lossless: bool = False) -> AxisFit:
     """Choose the cell size and boundaries along axis 1 of ``data`` (R, L, C linear features).

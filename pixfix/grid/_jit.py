@@ -401,20 +401,27 @@ _COS_Q = np.cos(np.pi / 4.0 * np.arange(8))
 _SIN_Q = np.sin(np.pi / 4.0 * np.arange(8))
 
 #: kernel codes of :func:`kernel_weights` (names as in :data:`.model.KERNELS`)
-KERNEL_CODES = {"soft": 1, "linear": 2, "cubic": 3, "lanczos": 4}
+KERNEL_CODES = {"soft": 1, "linear": 2, "cubic": 3, "lanczos": 4, "catmull": 5, "lanczos3": 6}
 
 
 @_compiled
 def _kernel(code: int, t: float) -> float:
-    """Weight at ``t`` (cells) of the soft box (1), linear (2) or cubic (3) kernel;
-    Lanczos (4) is evaluated in :func:`kernel_weights` by angle addition."""
+    """Weight at ``t`` (cells) of the soft box (1), linear (2), cubic (3), Catmull-Rom (5)
+    or three-lobe Lanczos (6) kernel; Lanczos-4 (4) is evaluated in :func:`kernel_weights`
+    by angle addition."""
     if code == 1:  # a box blurred by a Gaussian of 0.12 cells (model._soft)
         s = 0.12 * np.sqrt(2.0)
         return 0.5 * (math.erf((t + 0.5) / s) - math.erf((t - 0.5) / s))
     if code == 2:
         return max(0.0, 1.0 - abs(t))
-    # Keys' cubic, a = -0.75 (model._cubic)
-    a = -0.75
+    if code == 6:  # three-lobe Lanczos (model._lanczos3)
+        if t == 0.0:
+            return 1.0
+        if abs(t) >= 3.0:
+            return 0.0
+        return 3.0 * np.sin(np.pi * t) * np.sin(np.pi * t / 3.0) / (np.pi * np.pi * t * t)
+    # Keys' cubic, a = -0.75 (model._cubic) or -0.5 (5: Catmull-Rom, model._catmull)
+    a = -0.5 if code == 5 else -0.75
     t = abs(t)
     if t <= 1.0:
         return ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0

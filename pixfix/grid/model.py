@@ -47,6 +47,16 @@ def _lanczos4(t: np.ndarray) -> np.ndarray:
     return np.where(np.abs(t) < 4, np.sinc(t) * np.sinc(t / 4), 0.0)
 
 
+def _catmull(t: np.ndarray) -> np.ndarray:
+    """Keys' cubic with a = -0.5 (Catmull-Rom): Pillow's and ImageMagick's bicubic."""
+    return _cubic(t, -0.5)
+
+
+def _lanczos3(t: np.ndarray) -> np.ndarray:
+    """Three-lobe Lanczos: Pillow's and ImageMagick's Lanczos (OpenCV's has four)."""
+    return np.where(np.abs(t) < 3, np.sinc(t) * np.sinc(t / 3), 0.0)
+
+
 def _soft(t: np.ndarray, s: float = 0.12) -> np.ndarray:
     """A cell (box) blurred by a Gaussian of ``s`` cells: soft-edged blocks, as AI
     renderers and blurred nearest-neighbour upscales draw them."""
@@ -60,7 +70,19 @@ KERNELS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], int]] = {
     "linear": (_linear, 1),
     "cubic": (_cubic, 2),
     "lanczos": (_lanczos4, 4),
+    "catmull": (_catmull, 2),
+    "lanczos3": (_lanczos3, 3),
 }
+#: the kernels the grid search fits (the others only when the colours are solved for,
+#: :mod:`..pipeline`: each kernel fitted costs every candidate grid another solve, and
+#: on Pillow upscales these five already find the grid as often as on the dev set's;
+#: ``scripts/bench_filters.py``)
+GRID_KERNELS: tuple[str, ...] = ("nearest", "soft", "linear", "cubic", "lanczos")
+#: the other members of a grid kernel's family (Pillow's and ImageMagick's bicubic and
+#: Lanczos), tried for the colours when the grid found that family: under noise, a
+#: kernel of another family can fit the window slightly better by chance and then
+#: sharpens or blurs every cell (a blurred linear upscale solved as Catmull-Rom)
+KERNEL_VARIANTS: dict[str, tuple[str, ...]] = {"cubic": ("catmull",), "lanczos": ("lanczos3",)}
 
 
 def row_subset(n_rows: int, n_cols: int, budget: int = 12_000, min_rows: int = 24) -> np.ndarray:
@@ -234,7 +256,7 @@ def box_rss(cs: np.ndarray, cq: np.ndarray, lines: np.ndarray, centres: np.ndarr
 
 
 def axis_residual_y(y: np.ndarray, yy: float, lines: np.ndarray, cell: float,
-                    kernels: tuple[str, ...] = tuple(KERNELS),
+                    kernels: tuple[str, ...] = GRID_KERNELS,
                     sums: tuple[np.ndarray, np.ndarray] | None = None,
                     n_values: int | None = None, lower: bool = False) -> tuple[float, str]:
     """Mean squared residual per value of the best kernel model for ``lines`` on the
