@@ -5,7 +5,10 @@
 
 For every case and axis: the true cell size, the detected one, whether the true
 size was proposed (within 3 %), its line z, and whether the final count of cells
-is within the scorer's tolerance.  Prints a summary of failure causes per kind.
+is within the scorer's tolerance.  Prints a summary of failure causes per kind
+(:func:`cause`): a miss on an input with nothing to see (a dark sprite flattened
+onto black and saved as JPEG), one at a harmonic of the true size (half or twice
+the cells and more), or a count a few per cent off (the lines of a drifting grid).
 """
 from __future__ import annotations
 
@@ -25,6 +28,40 @@ sys.path.insert(0, str(ROOT))
 from pixfix.config import Config  # noqa: E402
 from pixfix.imageio import read_rgba  # noqa: E402
 from pixfix.pipeline import find_grid  # noqa: E402
+
+
+#: a channel spread (sd, 8-bit units) below which an input shows no sprite at all
+BLANK_SD = 4.0
+#: cells found over visible cells at or beyond which a miss is a harmonic of the grid
+HARMONIC = 1.6
+
+
+def contrast(rgba) -> float:
+    """The larger of the colour and the alpha spread of an RGBA image (sd, 8-bit units)."""
+    return max(float(rgba[..., :3].std()), float(rgba[..., 3].std()))
+
+
+def cause(n_cells: int, visible: float, proposed: list[float], spread: float) -> str:
+    """Why an axis found ``n_cells`` where ``visible`` cells show: ``ok`` (within the
+    scorer's two cells), ``blank`` (the input's ``spread`` shows nothing), ``not-proposed``
+    (no candidate near the true size: ``proposed`` holds the line z of those that were),
+    ``weak-z`` (proposed but faint in the edges), ``coarse`` / ``fine`` (a harmonic:
+    :data:`HARMONIC` times too few or too many cells), else ``count`` (the right size,
+    the count a few cells off: a drifting grid's lines lost or gained cells)."""
+    if abs(n_cells - visible) <= 2.0:
+        return "ok"
+    if spread < BLANK_SD:
+        return "blank"
+    if not proposed:
+        return "not-proposed"
+    if max(proposed) < 5:
+        return "weak-z"
+    ratio = n_cells / max(visible, 1e-9)
+    if ratio <= 1 / HARMONIC:
+        return "coarse"
+    if ratio >= HARMONIC:
+        return "fine"
+    return "count"
 
 
 def main() -> None:
@@ -48,21 +85,14 @@ def main() -> None:
         t0 = time.perf_counter()
         g = find_grid(rgba, Config())
         dt = time.perf_counter() - t0
+        spread = contrast(rgba)
         for ax, fit, true, n_in in (("x", g.x, r["scale_x"], r["input_w"]), ("y", g.y, r["scale_y"], r["input_h"])):
             vis = n_in / true
-            ok = abs(fit.n_cells - vis) <= 2.0
             prop = [z for q, z in fit.proposals if abs(q - true) <= 0.03 * true]
-            if ok:
-                cause = "ok"
-            elif not prop:
-                cause = "not-proposed"
-            elif max(prop) < 5:
-                cause = "weak-z"
-            else:
-                cause = "model"
-            causes[r["kind"]][cause] += 1
+            why = cause(fit.n_cells, vis, prop, spread)
+            causes[r["kind"]][why] += 1
             rows.append(dict(id=r["id"], kind=r["kind"], axis=ax, true=true, got=round(fit.cell, 3),
-                             n=fit.n_cells, vis=round(vis, 1), cause=cause,
+                             n=fit.n_cells, vis=round(vis, 1), cause=why, spread=round(spread, 1),
                              z_true=round(max(prop), 2) if prop else None,
                              kernel=fit.kernel, resample=r.get("resample"), jpeg=r.get("jpeg"), secs=round(dt, 3),
                              proposals=[(round(q, 2), round(z, 1)) for q, z in fit.proposals]))
