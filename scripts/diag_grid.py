@@ -6,9 +6,10 @@
 For every case and axis: the true cell size, the detected one, whether the true
 size was proposed (within 3 %), its line z, and whether the final count of cells
 is within the scorer's tolerance.  Prints a summary of failure causes per kind
-(:func:`cause`): a miss on an input with nothing to see (a dark sprite flattened
-onto black and saved as JPEG), one at a harmonic of the true size (half or twice
-the cells and more), or a count a few per cent off (the lines of a drifting grid).
+(:func:`cause`): besides a size never proposed or faint in the edges, a miss on an
+input with nothing to see (a dark sprite flattened onto black and saved as JPEG),
+one at a harmonic of the true size (:data:`HARMONIC` times too few or too many
+cells), or a count a few per cent off (the lines of a drifting grid).
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ from pixfix.pipeline import find_grid  # noqa: E402
 BLANK_SD = 4.0
 #: cells found over visible cells at or beyond which a miss is a harmonic of the grid
 HARMONIC = 1.6
+#: line z (comb contrast in the edges) under which a proposed true size counts as faint
+WEAK_Z = 5.0
 
 
 def contrast(rgba) -> float:
@@ -54,7 +57,7 @@ def cause(n_cells: int, visible: float, proposed: list[float], spread: float) ->
         return "blank"
     if not proposed:
         return "not-proposed"
-    if max(proposed) < 5:
+    if max(proposed) < WEAK_Z:
         return "weak-z"
     ratio = n_cells / max(visible, 1e-9)
     if ratio <= 1 / HARMONIC:
